@@ -1,0 +1,42 @@
+"""Helpers for tests: run a coroutine or wait for a condition while Qt's loop (and asyncio on it) runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from PySide6.QtCore import QEventLoop, QTimer
+
+T = TypeVar("T")
+
+
+def _spin(until: Callable[[], bool], timeout: float) -> bool:
+    """Process Qt events until `until()` is true or the timeout passes; returns whether it became true."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        nested = QEventLoop()
+        QTimer.singleShot(int(min(left, 0.02) * 1000) + 1, nested.quit)
+        nested.exec()
+    return True
+
+
+def run(awaitable: Awaitable[T], timeout: float = 30.0) -> T:
+    """Run a coroutine on the session's loop and return its result (raising its exception)."""
+    task = asyncio.ensure_future(awaitable)
+    if not _spin(task.done, timeout):
+        task.cancel()
+        raise TimeoutError(f"coroutine did not finish within {timeout} s")
+    return task.result()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> float:
+    """Wait for the condition while the loop runs; returns the seconds it took, fails the test on timeout."""
+    started = time.monotonic()
+    if not _spin(condition, timeout):
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    return time.monotonic() - started

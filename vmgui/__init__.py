@@ -1,0 +1,1 @@
+"""vmgui: a desktop virtual machine manager and VDI client on libvirt."""

@@ -1,0 +1,1 @@
+"""Console sessions (VNC, SPICE), .vv files and URLs; the protocol side has no widgets."""

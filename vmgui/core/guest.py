@@ -1,0 +1,92 @@
+"""GuestInfo: an immutable snapshot of one guest's identity, state and configuration, read from libvirt."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import libvirt
+
+from vmgui.core import metadata
+from vmgui.core.domstate import GuestState, reason_text
+
+
+@dataclass(frozen=True, slots=True)
+class GuestInfo:
+    uuid: str
+    name: str
+    state: GuestState
+    reason: int
+    vcpus: int
+    memory_kib: int  # current allocation (balloon)
+    max_memory_kib: int
+    autostart: bool
+    persistent: bool
+    has_managed_save: bool
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    id: int = -1  # hypervisor id while running, else -1
+
+    @property
+    def state_text(self) -> str:
+        """'Shut off (saved)', 'Paused (disk I/O error)', 'Running'..."""
+        why = "saved" if self.has_managed_save and self.state is GuestState.SHUTOFF else ""
+        why = why or reason_text(self.state, self.reason)
+        return f"{self.state.label} ({why})" if why else self.state.label
+
+
+def _int(root: ET.Element, path: str, default: int = 0) -> int:
+    node = root.find(path)
+    try:
+        return int(node.text) if node is not None and node.text else default
+    except ValueError:
+        return default
+
+
+def _kib(root: ET.Element, path: str) -> int:
+    node = root.find(path)
+    if node is None or not node.text:
+        return 0
+    factor = {"b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "m": 1024, "mib": 1024,
+              "g": 1024**2, "gib": 1024**2}.get(node.get("unit", "KiB").lower(), 1)
+    return int(int(node.text) * factor)
+
+
+def guest_from_xml(xml: str, state: int, reason: int, *, autostart: bool, persistent: bool,
+                   has_managed_save: bool) -> GuestInfo:
+    """Build the snapshot from domain XML plus the few facts the XML does not carry."""
+    root = ET.fromstring(xml)
+    vcpu = root.find("vcpu")
+    vcpus = 0
+    if vcpu is not None:
+        vcpus = int(vcpu.get("current") or (vcpu.text or "0"))
+    max_mem = _kib(root, "memory")
+    return GuestInfo(
+        uuid=root.findtext("uuid", ""),
+        name=root.findtext("name", ""),
+        state=GuestState.from_libvirt(state),
+        reason=reason,
+        vcpus=vcpus,
+        memory_kib=_kib(root, "currentMemory") or max_mem,
+        max_memory_kib=max_mem,
+        autostart=autostart,
+        persistent=persistent,
+        has_managed_save=has_managed_save,
+        title=root.findtext("title", "").strip(),
+        description=root.findtext("description", "").strip(),
+        tags=metadata.tags_from_domain(root),
+        id=int(root.get("id", "-1")),
+    )
+
+
+def read_guest(dom: libvirt.virDomain) -> GuestInfo:
+    """Read one guest (blocking: several libvirt calls; run it in a worker thread)."""
+    state, reason = dom.state()
+    persistent = bool(dom.isPersistent())
+    return guest_from_xml(
+        dom.XMLDesc(0), state, reason,
+        autostart=bool(dom.autostart()) if persistent else False,
+        persistent=persistent,
+        has_managed_save=bool(dom.hasManagedSaveImage()) if persistent else False,
+    )

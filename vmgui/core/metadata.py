@@ -1,0 +1,94 @@
+"""vmgui's own data inside a domain's <metadata>: one <vmgui:guest> element per domain, tags first.
+
+Every vmgui that connects to the host sees the same data, because libvirt stores it with the domain.
+Later features (VDI state) add children beside <tags>; writing one part keeps the others.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+
+import libvirt
+
+NAMESPACE = "https://vmgui.org/xmlns/guest/1.0"
+PREFIX = "vmgui"
+_ROOT = "guest"
+
+MAX_TAG_LENGTH = 64
+MAX_TAGS = 32
+_TAG_RE = re.compile(r"^[\w][\w .:+@/-]*$")
+
+
+def guest_element(domain_root: ET.Element) -> ET.Element | None:
+    """The <vmgui:guest> element inside a parsed domain XML, if any."""
+    return domain_root.find(f"metadata/{{{NAMESPACE}}}{_ROOT}")
+
+
+def tags_from_domain(domain_root: ET.Element) -> tuple[str, ...]:
+    element = guest_element(domain_root)
+    if element is None:
+        return ()
+    return tuple(t.text.strip() for t in element.iter(f"{{{NAMESPACE}}}tag") if t.text and t.text.strip())
+
+
+def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Trimmed tags without case-insensitive duplicates, in the given order; ValueError says what is wrong."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for raw in tags:
+        tag = " ".join(raw.split())
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"Tag '{tag[:20]}…' is longer than {MAX_TAG_LENGTH} characters.")
+        if not _TAG_RE.match(tag):
+            raise ValueError(
+                f"Tag '{tag}' has characters tags cannot hold: use letters, digits, spaces and . : + @ / - _"
+            )
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            result.append(tag)
+    if len(result) > MAX_TAGS:
+        raise ValueError(f"A guest can have at most {MAX_TAGS} tags.")
+    return tuple(result)
+
+
+def parse_tag_text(text: str) -> tuple[str, ...]:
+    """Tags typed as a comma-separated list."""
+    return normalize_tags(text.split(","))
+
+
+def _current_guest_xml(dom: libvirt.virDomain, flags: int) -> ET.Element:
+    try:
+        text = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, NAMESPACE, flags)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+            raise
+        return ET.Element(_ROOT)
+    return ET.fromstring(text)
+
+
+def write_tags(dom: libvirt.virDomain, tags: Iterable[str]) -> tuple[str, ...]:
+    """Store the tags on the guest's persistent config and, when running, its live state (blocking)."""
+    clean = normalize_tags(tags)
+    targets = []
+    if dom.isPersistent():
+        targets.append(libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    if dom.isActive():
+        targets.append(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    for flags in targets:
+        root = _current_guest_xml(dom, flags)
+        for old in root.findall("tags"):
+            root.remove(old)
+        if clean:
+            holder = ET.Element("tags")
+            for tag in clean:
+                ET.SubElement(holder, "tag").text = tag
+            root.insert(0, holder)
+        dom.setMetadata(
+            libvirt.VIR_DOMAIN_METADATA_ELEMENT, ET.tostring(root, encoding="unicode"),
+            PREFIX, NAMESPACE, flags,
+        )
+    return clean

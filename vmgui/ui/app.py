@@ -1,0 +1,85 @@
+"""Starts the application: Qt, the event loop, the connections and the main window; --screenshot mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+
+from PySide6.QtWidgets import QApplication
+
+from vmgui.cli import Options
+from vmgui.core.connection import Connection, ConnectionState
+from vmgui.core.connection_manager import ConnectionManager
+from vmgui.core.local_host import default_local_uri
+from vmgui.ui.asyncio_loop import create_loop
+from vmgui.ui.main_window import MainWindow
+from vmgui.ui.settings import SavedConnection, Settings
+
+log = logging.getLogger("vmgui")
+SCREENSHOT_TIMEOUT = 60.0
+
+
+def _settled(conn: Connection) -> bool:
+    """The first load is over: the guest list is read, or the connection failed."""
+    if conn.state is ConnectionState.CONNECTED:
+        return conn.list_loaded
+    return conn.state is ConnectionState.DISCONNECTED and bool(conn.error)
+
+
+async def _screenshot(app: QApplication, window: MainWindow, manager: ConnectionManager, options: Options) -> None:
+    assert options.screenshot is not None
+    deadline = time.monotonic() + SCREENSHOT_TIMEOUT
+    while not all(_settled(c) for c in manager.connections) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for conn in manager.connections:
+        if conn.state is not ConnectionState.CONNECTED:
+            print(f"vmgui: {conn.uri}: {conn.status_text}", file=sys.stderr)
+    await asyncio.sleep(0.3)  # let the view lay out and paint the new rows
+    window.tree.expandAll()
+    path = options.screenshot
+    if window.grab().save(str(path), "PNG"):
+        print(f"vmgui: saved {path}")
+        app.exit(0)
+    else:
+        print(f"vmgui: could not write the screenshot to {path}", file=sys.stderr)
+        app.exit(1)
+
+
+def _connections(options: Options, settings: Settings) -> list[SavedConnection]:
+    if options.connect:
+        return [SavedConnection(uri, True) for uri in options.connect]
+    saved = settings.connections()
+    if not saved:
+        saved = [SavedConnection(default_local_uri(), True)]
+        settings.set_connections(saved)
+    return saved
+
+
+def run(options: Options) -> int:
+    logging.basicConfig(level=logging.DEBUG if options.debug else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("vmgui")
+    app.setOrganizationName("vmgui")
+    app.setDesktopFileName("vmgui")
+    loop = create_loop(app)
+    settings = Settings()
+    interval = options.stats_interval if options.stats_interval is not None else settings.stats_interval()
+    manager = ConnectionManager(stats_interval=interval)
+    window = MainWindow(manager, settings)
+    for saved in _connections(options, settings):
+        conn = manager.add(saved.uri)
+        if saved.autoconnect:
+            window.tasks.spawn(conn.connect())
+    window.show()
+    if options.screenshot is not None:
+        window.tasks.spawn(_screenshot(app, window, manager, options))
+    code = loop.run_forever()
+    window.tasks.cancel_all()
+    try:
+        loop.run_until_complete(asyncio.wait_for(manager.close_all(), timeout=5))
+    except (TimeoutError, RuntimeError):
+        log.warning("some connections did not close in time")
+    return int(code or 0)

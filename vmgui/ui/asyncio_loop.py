@@ -1,0 +1,27 @@
+"""The one event loop: asyncio on Qt's loop (qasync), worker threads for libvirt, libvirt's events on it."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import qasync
+from PySide6.QtCore import QCoreApplication
+
+from vmgui.core import eventloop
+from vmgui.core.errors import silence_default_handler
+
+WORKERS = 8  # blocking libvirt calls run here; one slow host does not hold up the others
+
+
+def create_loop(app: QCoreApplication, *, already_running: bool = False) -> asyncio.AbstractEventLoop:
+    """Make the qasync loop current, give it a thread pool, and route libvirt's events into it.
+
+    already_running=True is for pytest-qt: the loop then runs whenever Qt processes events.
+    """
+    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app, already_running=already_running)
+    asyncio.set_event_loop(loop)
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vmgui-worker"))
+    silence_default_handler()
+    eventloop.install(loop)
+    return loop

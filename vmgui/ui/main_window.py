@@ -1,0 +1,289 @@
+"""The main window: the connection/guest tree with live stats, search, toolbar and context menus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QSizePolicy,
+    QToolBar,
+    QToolButton,
+    QTreeView,
+    QWidget,
+)
+
+from vmgui.core.connection import Connection, ConnectionState
+from vmgui.core.connection_manager import ConnectionManager
+from vmgui.core.domstate import GuestState
+from vmgui.core.errors import VmguiError
+from vmgui.core.lifecycle import Action
+from vmgui.ui.add_connection import AddConnectionDialog
+from vmgui.ui.async_dialogs import confirm, show_error
+from vmgui.ui.guest_actions import GuestActions, Selection
+from vmgui.ui.guest_filter import GuestFilterProxy
+from vmgui.ui.guest_model import STATS_COLUMNS, Column, GuestTreeModel
+from vmgui.ui.settings import Settings
+from vmgui.ui.sparkline import SparklineDelegate
+from vmgui.ui.state_icons import state_icon
+from vmgui.ui.tags_dialog import TagsDialog
+from vmgui.ui.tasks import TaskGroup
+
+AskConnection = Callable[[QWidget], "tuple[str, bool] | None"]
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        settings: Settings,
+        *,
+        ask_connection: AskConnection = AddConnectionDialog.ask,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("vmgui")
+        self.setObjectName("main_window")
+        self.manager = manager
+        self.settings = settings
+        self._ask_connection = ask_connection
+        self.tasks = TaskGroup()
+
+        self.model = GuestTreeModel(manager, self)
+        self.proxy = GuestFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.tree = self._make_tree()
+        self.setCentralWidget(self.tree)
+
+        self.guest_actions = GuestActions(self, self.selected_guests, self.tasks)
+        self._make_actions()
+        self._make_toolbar()
+        self._make_menus()
+        self.status = QLabel()
+        self.status.setObjectName("status")
+        self.statusBar().addPermanentWidget(self.status, 1)
+
+        # Counts and action states follow the model; coalesce bursts of changes into one update.
+        self._refresh_timer = QTimer(self, singleShot=True, interval=150)
+        self._refresh_timer.timeout.connect(self._refresh_status)
+        for sig in (self.model.dataChanged, self.model.rowsInserted, self.model.rowsRemoved):
+            sig.connect(lambda *_: self._refresh_timer.start())
+        self.proxy.rowsInserted.connect(self._expand_new_connections)
+        self.tree.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+
+        geometry = settings.window_geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(980, 600)
+        header = settings.header_state()
+        if header is not None:
+            self.tree.header().restoreState(header)
+        self._refresh_status()
+
+    # ---- building -------------------------------------------------------------------------------
+
+    def _make_tree(self) -> QTreeView:
+        tree = QTreeView(self)
+        tree.setObjectName("guest_tree")
+        tree.setModel(self.proxy)
+        tree.setUniformRowHeights(True)
+        tree.setAlternatingRowColors(True)
+        tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        tree.setSortingEnabled(True)
+        tree.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
+        tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        tree.customContextMenuRequested.connect(self._context_menu)
+        tree.setExpandsOnDoubleClick(True)
+        self._sparkline = SparklineDelegate(tree)
+        for column in STATS_COLUMNS:
+            tree.setItemDelegateForColumn(column, self._sparkline)
+        header = tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in ((Column.NAME, 240), (Column.STATE, 150), (Column.CPU, 110),
+                              (Column.MEMORY, 150), (Column.DISK, 110), (Column.NET, 110)):
+            header.resizeSection(column, width)
+        return tree
+
+    def _make_actions(self) -> None:
+        self.add_connection_action = QAction(state_icon("connected"), "Add Connection…", self)
+        self.add_connection_action.setObjectName("action_add_connection")
+        self.add_connection_action.triggered.connect(self.add_connection)
+        self.tags_action = QAction("Edit Tags…", self)
+        self.tags_action.setObjectName("action_tags")
+        self.tags_action.triggered.connect(self.edit_tags)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+        self.find_action = QAction("Find", self)
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.triggered.connect(lambda: self.search.setFocus())
+        self.addAction(self.find_action)
+
+    def _make_toolbar(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setObjectName("toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        a = self.guest_actions.actions
+        bar.addAction(self.add_connection_action)
+        bar.addSeparator()
+        for action in (Action.START, Action.PAUSE, Action.RESUME):
+            bar.addAction(a[action])
+        shutdown_menu = QMenu(self)
+        for action in (Action.SHUTDOWN, Action.REBOOT, Action.FORCE_OFF, Action.SAVE):
+            shutdown_menu.addAction(a[action])
+        bar.addAction(a[Action.SHUTDOWN])
+        button = bar.widgetForAction(a[Action.SHUTDOWN])
+        if isinstance(button, QToolButton):
+            button.setMenu(shutdown_menu)
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Filter by name, state or tag")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Words match a guest's name, title, state or tags; all must match.\n"
+                               "tag:prod and state:running match only tags or only the state.")
+        self.search.setMinimumWidth(300)
+        self.search.textChanged.connect(self._filter_changed)
+        bar.addWidget(self.search)
+        self.addToolBar(bar)
+
+    def _make_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.add_connection_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        guest_menu = self.menuBar().addMenu("&Guest")
+        for qaction in self.guest_actions.actions.values():
+            guest_menu.addAction(qaction)
+        guest_menu.addSeparator()
+        guest_menu.addAction(self.tags_action)
+
+    # ---- selection ------------------------------------------------------------------------------
+
+    def selected_guests(self) -> Selection:
+        result: Selection = []
+        for proxy_index in self.tree.selectionModel().selectedRows(0):
+            index = self.proxy.mapToSource(proxy_index)
+            guest, conn = self.model.guest_at(index), self.model.connection_at(index)
+            if guest is not None and conn is not None:
+                result.append((conn, guest))
+        return result
+
+    def selected_connections(self) -> list[Connection]:
+        result = []
+        for proxy_index in self.tree.selectionModel().selectedRows(0):
+            index = self.proxy.mapToSource(proxy_index)
+            if not index.parent().isValid():
+                conn = self.model.connection_at(index)
+                if conn is not None:
+                    result.append(conn)
+        return result
+
+    def select_guest(self, conn: Connection, uuid: str, *, add: bool = False) -> None:
+        index = self.proxy.mapFromSource(self.model.index_of_guest(conn, uuid))
+        flags = QItemSelectionModel.SelectionFlag.Rows | (
+            QItemSelectionModel.SelectionFlag.Select if add else QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.tree.selectionModel().select(index, flags)
+
+    def _selection_changed(self) -> None:
+        self.guest_actions.update()
+        self.tags_action.setEnabled(len(self.selected_guests()) == 1)
+
+    # ---- behaviour ------------------------------------------------------------------------------
+
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.set_query(text)
+        self.tree.expandAll()
+        self._refresh_status()
+
+    def _expand_new_connections(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not parent.isValid():
+            for row in range(first, last + 1):
+                self.tree.expand(self.proxy.index(row, 0))
+
+    def _refresh_status(self) -> None:
+        conns = self.manager.connections
+        guests = [g for c in conns for g in c.guests.values()]
+        running = sum(g.state in (GuestState.RUNNING, GuestState.BLOCKED) for g in guests)
+        connected = sum(c.state is ConnectionState.CONNECTED for c in conns)
+        text = f"{len(guests)} guests, {running} running · {connected} of {len(conns)} connections up"
+        if self.proxy.query.strip():
+            shown = sum(self.proxy.rowCount(self.proxy.index(r, 0)) for r in range(self.proxy.rowCount()))
+            text = f"{shown} shown of " + text
+        self.status.setText(text)
+        self._selection_changed()
+
+    def add_connection(self) -> None:
+        answer = self._ask_connection(self)
+        if answer is None:
+            return
+        uri, autoconnect = answer
+        self.settings.remember_connection(uri, autoconnect)
+        conn = self.manager.add(uri)
+        self.tasks.spawn(conn.connect())
+
+    def edit_tags(self) -> None:
+        selected = self.selected_guests()
+        if len(selected) != 1:
+            return
+        conn, guest = selected[0]
+        dialog = TagsDialog(guest.name, guest.tags, self)
+        dialog.setObjectName("tags_dialog")
+
+        def done(result: int) -> None:
+            dialog.deleteLater()
+            if result == TagsDialog.DialogCode.Accepted:
+                self.tasks.spawn(self._save_tags(conn, guest.uuid, guest.name, dialog.tags()))
+        dialog.finished.connect(done)
+        dialog.open()
+
+    async def _save_tags(self, conn: Connection, uuid: str, name: str, tags: tuple[str, ...]) -> None:
+        try:
+            await conn.set_tags(uuid, tags)
+        except (VmguiError, ValueError) as err:
+            show_error(self, "Tags not saved", str(err))
+
+    async def remove_connection(self, conn: Connection) -> None:
+        if not await confirm(self, "Remove connection?", f"Remove the connection {conn.name}?",
+                             "Its guests keep running; vmgui only forgets the host.", "Remove"):
+            return
+        self.settings.forget_connection(conn.uri)
+        await self.manager.remove(conn)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.proxy.mapToSource(self.tree.indexAt(pos))
+        if not index.isValid():
+            return
+        menu = QMenu(self)
+        if not index.parent().isValid():
+            conn = self.model.connection_at(index)
+            if conn is None:
+                return
+            if conn.state is ConnectionState.DISCONNECTED:
+                menu.addAction("Connect", lambda: self.tasks.spawn(conn.connect()))
+            else:
+                menu.addAction("Disconnect", lambda: self.tasks.spawn(conn.disconnect()))
+            menu.addAction("Remove…", lambda: self.tasks.spawn(self.remove_connection(conn)))
+        else:
+            for qaction in self.guest_actions.actions.values():
+                menu.addAction(qaction)
+            menu.addSeparator()
+            menu.addAction(self.tags_action)
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.save_window(self.saveGeometry(), self.tree.header().saveState())
+        self.tasks.cancel_all()
+        self.model.detach()
+        super().closeEvent(event)
