@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest sysdeps libvirtd bench screenshot clean
+.PHONY: run test lint typecheck pytest sysdeps venv libvirtd bench screenshot clean
 
 sysdeps:
 	@scripts/install-system-deps.sh
@@ -22,6 +22,9 @@ libvirtd: sysdeps
 	@scripts/ensure-libvirtd.sh
 
 run: $(STAMP) libvirtd
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ -z "$$QT_QPA_PLATFORM" ]; then \
+		echo "vmgui needs a display: DISPLAY and WAYLAND_DISPLAY are unset. Run it in a desktop session," >&2; \
+		echo "or on a virtual screen: xvfb-run -a make run" >&2; exit 1; fi
 	$(VENV)/bin/vmgui $(ARGS)
 
 lint: $(STAMP)

@@ -1,21 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages vmgui needs to build, run and test, asking apt only for missing ones.
+# Installs the Debian/Ubuntu packages in packaging/debian-packages.txt, asking apt only for missing ones.
 set -euo pipefail
-
-packages=(
-    # libvirt daemon + client library and headers (libvirt-python builds against them)
-    libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config
-    # the hypervisor and its image tools
-    qemu-system-x86 qemu-utils
-    # building libvirt-python and creating the virtualenv
-    gcc python3-dev python3-venv
-    # Qt's runtime libraries (PySide6 wheels) for offscreen and X11, a font, and a virtual X server
-    libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
-    libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
-    libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 xvfb xauth
-    # the tiny test guest (Debian kernel + busybox initramfs)
-    busybox-static cpio
-)
+list="$(dirname "$0")/../packaging/debian-packages.txt"
+mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$list")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -176,3 +177,11 @@ def test_window_geometry_persists(window: MainWindow) -> None:
     window.resize(700, 450)
     window.close()
     assert window.settings.window_geometry() is not None and window.settings.header_state() is not None
+
+
+def test_stats_interval_menu_applies_and_persists(window: MainWindow) -> None:
+    action = window.findChild(QAction, "stats_interval_5")
+    assert action is not None and not action.isChecked()
+    action.trigger()
+    assert action.isChecked() and window.settings.stats_interval() == 5.0
+    assert all(c.stats_interval == 5.0 for c in window.manager.connections)

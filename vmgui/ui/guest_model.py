@@ -274,6 +274,11 @@ class GuestTreeModel(QAbstractItemModel):
             self._subscriptions.remove(pair)
             pair[0].disconnect(pair[1])
 
+    def refresh_connections(self) -> None:
+        """Repaint the connection rows (their 'retrying in N s' text counts down)."""
+        for node in self._nodes:
+            self._connection_changed(node)
+
     def _connection_changed(self, node: _ConnNode) -> None:
         if node.id in self._by_id:
             row = self._nodes.index(node)

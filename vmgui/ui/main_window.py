@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -35,6 +35,9 @@ from vmgui.ui.sparkline import SparklineDelegate
 from vmgui.ui.state_icons import state_icon
 from vmgui.ui.tags_dialog import TagsDialog
 from vmgui.ui.tasks import TaskGroup
+
+STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every 5 seconds"),
+                   (10.0, "Every 10 seconds"), (0.0, "Off"))
 
 AskConnection = Callable[[QWidget], "tuple[str, bool] | None"]
 
@@ -75,6 +78,9 @@ class MainWindow(QMainWindow):
         for sig in (self.model.dataChanged, self.model.rowsInserted, self.model.rowsRemoved):
             sig.connect(lambda *_: self._refresh_timer.start())
         self.proxy.rowsInserted.connect(self._expand_new_connections)
+        self._countdown = QTimer(self, interval=1000)
+        self._countdown.timeout.connect(self._tick_countdown)
+        self._countdown.start()
         self.tree.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
         geometry = settings.window_geometry()
@@ -163,6 +169,16 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.add_connection_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        stats_menu = view_menu.addMenu("Stats Interval")
+        group = QActionGroup(self)
+        for seconds, label in STATS_INTERVALS:
+            qaction = stats_menu.addAction(label)
+            qaction.setCheckable(True)
+            qaction.setChecked(seconds == self.manager.stats_interval)
+            qaction.setObjectName(f"stats_interval_{seconds:g}")
+            qaction.triggered.connect(lambda _checked=False, s=seconds: self.set_stats_interval(s))
+            group.addAction(qaction)
         guest_menu = self.menuBar().addMenu("&Guest")
         for qaction in self.guest_actions.actions.values():
             guest_menu.addAction(qaction)
@@ -201,6 +217,14 @@ class MainWindow(QMainWindow):
         self.tags_action.setEnabled(len(self.selected_guests()) == 1)
 
     # ---- behaviour ------------------------------------------------------------------------------
+
+    def set_stats_interval(self, seconds: float) -> None:
+        self.manager.set_stats_interval(seconds)
+        self.settings.set_stats_interval(seconds)
+
+    def _tick_countdown(self) -> None:
+        if any(c.retry_at is not None for c in self.manager.connections):
+            self.model.refresh_connections()
 
     def _filter_changed(self, text: str) -> None:
         self.proxy.set_query(text)

@@ -66,6 +66,10 @@ class Settings:
         self._store.setValue("window/header", header)
         self._store.sync()
 
+    def set_stats_interval(self, seconds: float) -> None:
+        self._store.setValue("stats/interval", float(seconds))
+        self._store.sync()
+
     def stats_interval(self) -> float:
         try:
             return max(0.0, float(self._store.value("stats/interval", stats.DEFAULT_INTERVAL)))  # type: ignore[arg-type]

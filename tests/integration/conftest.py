@@ -1,0 +1,116 @@
+"""Real libvirtd + QEMU fixtures: skip with the reason when absent, but fail under CI=true."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from tests.guest.build_tiny_guest import TinyGuestFiles, ensure_tiny_guest
+from tests.guest.tiny_guest import domain_xml, kvm_usable
+
+SYSTEM_URI = "qemu:///system"
+PREFIX = "vmgui-it-"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def unavailable(reason: str) -> None:
+    """Skip (printing why) on a developer machine; under CI a missing hypervisor is a failure."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"integration test cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def virsh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["virsh", "-c", SYSTEM_URI, *args], capture_output=True, text=True,
+                          timeout=120, check=check)
+
+
+def remove_leftovers(conn: libvirt.virConnect) -> None:
+    for dom in conn.listAllDomains(0):
+        if dom.name().startswith(PREFIX):
+            if dom.isActive():
+                dom.destroy()
+            if dom.isPersistent():
+                dom.undefine()
+
+
+@pytest.fixture(scope="session")
+def system_uri(aloop: asyncio.AbstractEventLoop) -> Iterator[str]:
+    if shutil.which("qemu-system-x86_64") is None:
+        unavailable("qemu-system-x86_64 is not installed (make test installs it)")
+    if shutil.which("virsh") is None:
+        unavailable("virsh is not installed (make test installs libvirt-clients)")
+    try:
+        conn = libvirt.open(SYSTEM_URI)
+    except libvirt.libvirtError as err:
+        unavailable(f"no libvirtd answers on {SYSTEM_URI} ({err}); make test starts one when run as root")
+    remove_leftovers(conn)
+    yield SYSTEM_URI
+    with contextlib.suppress(libvirt.libvirtError):
+        remove_leftovers(libvirt.open(SYSTEM_URI))
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_files() -> TinyGuestFiles:
+    try:
+        return ensure_tiny_guest()
+    except Exception as err:  # the build needs apt-get download of the Debian kernel
+        unavailable(f"cannot build the tiny test guest: {err}")
+        raise
+
+
+@dataclass
+class TinyGuest:
+    name: str
+    xml_path: Path
+    serial_log: Path
+
+    def serial(self) -> str:
+        try:
+            return self.serial_log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_for_serial(self, marker: str, timeout: float = 120.0) -> float:
+        started = time.monotonic()
+        while marker not in self.serial():
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"{self.name}: '{marker}' not on the serial console after {timeout} s:\n"
+                                     f"{self.serial()[-2000:]}")
+            time.sleep(0.2)
+        return time.monotonic() - started
+
+
+def make_guest(tiny_files: TinyGuestFiles, tag: str) -> TinyGuest:
+    name = f"{PREFIX}{tag}-{os.getpid()}"
+    logdir = tiny_files.kernel.parent / "logs"
+    logdir.mkdir(parents=True, exist_ok=True)
+    serial_log = logdir / f"{name}.serial.log"
+    serial_log.unlink(missing_ok=True)
+    xml_path = logdir / f"{name}.xml"
+    xml_path.write_text(domain_xml(name, tiny_files, serial_log=serial_log,
+                                   domain_type="kvm" if kvm_usable() else "qemu"))
+    return TinyGuest(name, xml_path, serial_log)
+
+
+@pytest.fixture(scope="session")
+def running_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyGuest]:
+    """One booted tiny guest shared by the tests that only need something running."""
+    guest = make_guest(tiny_files, "shared")
+    virsh("define", str(guest.xml_path))
+    virsh("start", guest.name)
+    guest.wait_for_serial("VMGUI-TINY-GUEST READY")
+    yield guest
+    virsh("destroy", guest.name, check=False)
+    virsh("undefine", guest.name, check=False)
