@@ -3,6 +3,14 @@
 set -uo pipefail
 
 answers() { timeout 20 virsh -c qemu:///system version >/dev/null 2>&1; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    # Without udev, /dev/kvm stays 0600 root: libvirt then finds KVM gone on every call and re-probes
+    # QEMU's capabilities, so each define takes ~48 s (measured). Give it the mode Debian's udev sets.
+    if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %a /dev/kvm)" = "600" ]; then
+        chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+    fi
+fi
 answers && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

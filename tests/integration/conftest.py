@@ -16,7 +16,7 @@ import libvirt
 import pytest
 
 from tests.guest.build_tiny_guest import TinyGuestFiles, ensure_tiny_guest
-from tests.guest.tiny_guest import domain_xml, kvm_usable
+from tests.guest.tiny_guest import domain_xml, kvm_usable, qemu_runs_as_for
 
 SYSTEM_URI = "qemu:///system"
 PREFIX = "vmgui-it-"
@@ -100,7 +100,8 @@ def make_guest(tiny_files: TinyGuestFiles, tag: str) -> TinyGuest:
     serial_log.unlink(missing_ok=True)
     xml_path = logdir / f"{name}.xml"
     xml_path.write_text(domain_xml(name, tiny_files, serial_log=serial_log,
-                                   domain_type="kvm" if kvm_usable() else "qemu"))
+                                   domain_type="kvm" if kvm_usable() else "qemu",
+                                   qemu_runs_as=qemu_runs_as_for(SYSTEM_URI)))
     return TinyGuest(name, xml_path, serial_log)
 
 

@@ -31,7 +31,7 @@ RECONNECT_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 KEEPALIVE = (5, 3)  # seconds between probes, probes missed before the connection counts as dead
 
 _CLOSE_REASONS = {
-    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "connection error",
+    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "lost the connection (libvirtd stopped or the network failed)",
     libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "the host closed the connection (libvirtd stopped?)",
     libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "the host stopped answering (keepalive timeout)",
     libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed",

@@ -116,19 +116,20 @@ class SparklineDelegate(QStyledItemDelegate):
         polygon = self._polygon
         point = self._point
         polygon.clear()
+        px = right - (shown - 1) * step
+        first_x = px
         if shown == 1:
             # One value: a short flat stroke ending at the right edge.
-            point.setX(right - step)
+            first_x = right - step
+            point.setX(first_x)
             point.setY(bottom - _clamp(history[first]) * span)
             polygon.append(point)
-        px = right - (shown - 1) * step
         for i in range(first, count):
             point.setX(px)
             point.setY(bottom - _clamp(history[i]) * span)
             polygon.append(point)
             px += step
         line_points = polygon.size()
-        first_x = polygon.constFirst().x()
 
         # The area under the line first, then the line over it.
         point.setX(right)
