@@ -24,7 +24,8 @@ def distinct_colours(image: QImage, step: int = 3) -> int:
 
 def test_screenshot_of_test_host(tmp_path: Path) -> None:
     out = tmp_path / "main.png"
-    result = vmgui(tmp_path, "--connect", f"test://{DATA / 'host.xml'}", "--screenshot", str(out))
+    result = vmgui(tmp_path, "--connect", f"test://{DATA / 'host.xml'}", "--stats-interval", "1",
+                   "--screenshot", str(out))
     assert result.returncode == 0, result.stderr
     image = QImage(str(out))
     assert not image.isNull() and image.width() >= 600 and image.height() >= 400

@@ -98,6 +98,7 @@ class Connection:
         self.networks: dict[str, bool] = {}  # name -> active
         self.pools: dict[str, bool] = {}
         self.list_loaded = False  # the guest list has been read since the last (re)connect
+        self.stats_ticks = 0  # stats ticks since the last (re)connect
         self.stats_interval = stats_interval
         self.state_changed: Callbacks[[]] = Callbacks()
         self.guests_changed: Callbacks[[GuestChanges]] = Callbacks()
@@ -264,6 +265,7 @@ class Connection:
                 task.cancel()
         self._dirty.clear()
         self.list_loaded = False
+        self.stats_ticks = 0
         if self.guests:
             removed = tuple(self.guests)
             self.guests = {}
@@ -440,6 +442,7 @@ class Connection:
                 if session.generation != self._generation:
                     return
                 self.stats = fresh
+                self.stats_ticks += 1
                 self.stats_updated.emit()
             if not session.events:
                 await self._load_all(session)

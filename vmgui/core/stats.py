@@ -42,11 +42,9 @@ def sample_from_record(when: float, record: dict[str, int]) -> Sample:
 
     mem_total = record.get("balloon.current")
     available, unused = record.get("balloon.available"), record.get("balloon.unused")
-    if available is not None and unused is not None:
-        mem_used: int | None = int(available) - int(unused)  # what the guest itself uses (balloon driver)
-    else:
-        rss = record.get("balloon.rss")  # what the QEMU process holds on the host
-        mem_used = int(rss) if rss is not None else None
+    # Only the guest's balloon driver knows what the guest uses; the QEMU process's host RSS includes
+    # QEMU itself and would read as "full", so without guest stats the use stays unknown.
+    mem_used = int(available) - int(unused) if available is not None and unused is not None else None
     if mem_used is not None and mem_total:
         mem_used = min(mem_used, int(mem_total))
     vcpus = int(record.get("vcpu.current", 0)) or 1
@@ -128,7 +126,9 @@ class GuestStats:
 
 def _append(sample: Sample, rates: Rates, prev: GuestStats, length: int) -> GuestStats:
     def push(series: tuple[float, ...], value: float | None) -> tuple[float, ...]:
-        return (*series[-(length - 1):], value if value is not None else 0.0)
+        if value is None:  # unknown (no counter from this driver/guest): draw nothing, not a false zero
+            return series
+        return (*series[-(length - 1):], value)
 
     return GuestStats(
         last=sample, rates=rates,

@@ -22,9 +22,12 @@ SCREENSHOT_TIMEOUT = 60.0
 
 
 def _settled(conn: Connection) -> bool:
-    """The first load is over: the guest list is read, or the connection failed."""
+    """The first load is over: the guest list is read (and, with running guests and stats on, two stats
+    ticks gave them rates), or the connection failed."""
     if conn.state is ConnectionState.CONNECTED:
-        return conn.list_loaded
+        running = any(g.state.is_active for g in conn.guests.values())
+        wants_stats = running and 0 < conn.stats_interval <= 5
+        return conn.list_loaded and (not wants_stats or conn.stats_ticks >= 2)
     return conn.state is ConnectionState.DISCONNECTED and bool(conn.error)
 
 
