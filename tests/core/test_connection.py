@@ -121,3 +121,15 @@ def test_actions_when_disconnected_say_so(aloop: asyncio.AbstractEventLoop, host
     c = Connection(host_uri)
     with pytest.raises(VmguiError, match="Not connected"):
         run(c.perform("x", Action.START))
+
+
+def test_network_and_pool_events_update_the_host_lists(conn: Connection) -> None:
+    session = conn._session
+    assert session is not None
+    changed: list[int] = []
+    conn.host_changed.connect(lambda: changed.append(1))
+    session.conn.networkLookupByName("isolated").destroy()
+    wait_until(lambda: conn.networks.get("isolated") is False, what="network event")
+    session.conn.storagePoolLookupByName("default").destroy()
+    wait_until(lambda: conn.pools.get("default") is False, what="pool event")
+    assert changed
