@@ -11,6 +11,7 @@ class TagsDialog(QDialog):
     def __init__(self, guest_name: str, tags: tuple[str, ...], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Tags of {guest_name}")
+        self.setMinimumWidth(480)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Tags, separated by commas (stored with the guest, seen by every vmgui):"))
         self.edit = QLineEdit(", ".join(tags))
@@ -21,6 +22,7 @@ class TagsDialog(QDialog):
         self.error.setObjectName("error")
         self.error.setStyleSheet("color: #c62828")
         self.error.setWordWrap(True)
+        self.error.setMinimumHeight(self.error.fontMetrics().lineSpacing() * 2 + 4)  # room for the message
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
