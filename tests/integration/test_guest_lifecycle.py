@@ -36,10 +36,10 @@ def window(system_uri: str, qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow
 
 
 def row_state(win: MainWindow, name: str) -> str | None:
-    parent = win.proxy.index(0, 0)
-    for r in range(win.proxy.rowCount(parent)):
-        if win.proxy.index(r, Column.NAME, parent).data() == name:
-            return str(win.proxy.index(r, Column.STATE, parent).data())
+    parent = win.model.index(0, 0)
+    for r in range(win.model.rowCount(parent)):
+        if win.model.index(r, Column.NAME, parent).data() == name:
+            return str(win.model.index(r, Column.STATE, parent).data())
     return None
 
 
@@ -76,10 +76,10 @@ def test_tiny_guest_lifecycle_through_events(window: MainWindow, tiny_files: Tin
     rates = conn.stats[uuid].rates
     assert rates.cpu_percent is not None and 0.0 <= rates.cpu_percent <= 100.0
     assert conn.stats[uuid].last.memory_total_kib and conn.stats[uuid].last.memory_total_kib > 0
-    parent = window.proxy.index(0, 0)
-    row = next(r for r in range(window.proxy.rowCount(parent))
-               if window.proxy.index(r, 0, parent).data() == guest.name)
-    assert window.proxy.index(row, Column.CPU, parent).data().endswith("%")
+    parent = window.model.index(0, 0)
+    row = next(r for r in range(window.model.rowCount(parent))
+               if window.model.index(r, 0, parent).data() == guest.name)
+    assert window.model.index(row, Column.CPU, parent).data().endswith("%")
 
     run(conn.perform(uuid, Action.FORCE_OFF), timeout=60)
     wait_until(lambda: (row_state(window, guest.name) or "").startswith("Shut off"), timeout=15, what="off")

@@ -37,6 +37,6 @@ def window(aloop: asyncio.AbstractEventLoop, qtbot: QtBot, settings: Settings, h
     conn = manager.add(host_uri)
     run(conn.connect())
     win.show()
-    wait_until(lambda: win.proxy.rowCount(win.proxy.index(0, 0)) == 9, what="guest rows")
+    wait_until(lambda: win.model.rowCount(win.model.index(0, 0)) == 9, what="guest rows")
     yield win
     run(manager.close_all())

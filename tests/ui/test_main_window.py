@@ -16,8 +16,8 @@ from vmgui.ui.tags_dialog import TagsDialog
 
 
 def rows(win: MainWindow, column: int = Column.NAME) -> list[str]:
-    parent = win.proxy.index(0, 0)
-    return [win.proxy.index(r, column, parent).data() for r in range(win.proxy.rowCount(parent))]
+    parent = win.model.index(0, 0)
+    return [win.model.index(r, column, parent).data() for r in range(win.model.rowCount(parent))]
 
 
 def guest_uuid(win: MainWindow, name: str) -> str:
@@ -39,8 +39,8 @@ def message_box(name: str) -> QMessageBox | None:
 
 
 def test_tree_lists_connection_and_guests_sorted(window: MainWindow) -> None:
-    top = window.proxy.index(0, 0)
-    assert top.data().startswith("Test") and window.proxy.index(0, Column.STATE).data() == "Connected"
+    top = window.model.index(0, 0)
+    assert top.data().startswith("Test") and window.model.index(0, Column.STATE).data() == "Connected"
     assert rows(window) == sorted(rows(window), key=str.casefold)
     assert "paused-desktop" in rows(window)
     states = dict(zip(rows(window), rows(window, Column.STATE), strict=True))
@@ -73,7 +73,7 @@ def test_filter_by_name_state_and_tag(window: MainWindow, qtbot: QtBot) -> None:
     wait_until(lambda: window.status.text().startswith("2 shown of 9 guests"), what="status")
     window.search.clear()
     qtbot.keyClicks(window.search, "no-such-guest")
-    assert rows(window) == [] and window.proxy.rowCount() == 1  # the connection row stays
+    assert rows(window) == [] and window.model.rowCount() == 1  # the connection row stays
     window.search.clear()
     assert len(rows(window)) == 9
 
@@ -157,10 +157,10 @@ def test_edit_tags_dialog_validates_and_saves(window: MainWindow, qtbot: QtBot) 
 def test_disconnect_and_reconnect_from_context(window: MainWindow) -> None:
     conn = window.manager.connections[0]
     run(conn.disconnect())
-    assert window.proxy.rowCount(window.proxy.index(0, 0)) == 0
-    assert window.proxy.index(0, Column.STATE).data() == "Disconnected"
+    assert window.model.rowCount(window.model.index(0, 0)) == 0
+    assert window.model.index(0, Column.STATE).data() == "Disconnected"
     run(conn.connect())
-    wait_until(lambda: window.proxy.rowCount(window.proxy.index(0, 0)) == 9, what="rows back")
+    wait_until(lambda: window.model.rowCount(window.model.index(0, 0)) == 9, what="rows back")
 
 
 def test_add_connection_is_saved(window: MainWindow, connection_answers: list[tuple[str, bool]]) -> None:
@@ -168,9 +168,9 @@ def test_add_connection_is_saved(window: MainWindow, connection_answers: list[tu
     window.add_connection_action.trigger()
     assert [c.uri for c in window.manager.connections][-1] == "test:///default"
     wait_until(lambda: window.manager.connections[-1].list_loaded, what="second connection")
-    assert window.proxy.rowCount() == 2
+    assert window.model.rowCount() == 2
     assert ("test:///default", False) in [(c.uri, c.autoconnect) for c in window.settings.connections()]
-    assert isinstance(window.proxy.index(1, 0), QModelIndex)
+    assert isinstance(window.model.index(1, 0), QModelIndex)
 
 
 def test_window_geometry_persists(window: MainWindow) -> None:

@@ -73,6 +73,16 @@ class _Session:
     events: bool  # the driver delivers domain events; otherwise the stats tick polls the list
 
 
+def _until_next_tick(interval: float, started: float) -> float:
+    """Seconds to the next multiple of the interval on the monotonic clock, so all connections tick
+    together and the window repaints once per tick, not once per connection."""
+    now = time.monotonic()
+    wait = interval - (now % interval)
+    if now + wait - started < interval / 2:  # the tick just done was late: skip the one right after
+        wait += interval
+    return wait
+
+
 def _open_blocking(uri: str) -> libvirt.virConnect:
     return libvirt.open(uri)
 
@@ -446,7 +456,7 @@ class Connection:
                 self.stats_updated.emit()
             if not session.events:
                 await self._load_all(session)
-            await asyncio.sleep(max(0.05, self.stats_interval - (time.monotonic() - started)))
+            await asyncio.sleep(_until_next_tick(self.stats_interval, started))
 
     # ---- helpers --------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import libvirt
 
 from vmgui.core import metadata
 from vmgui.core.domstate import GuestState, reason_text
+from vmgui.core.workers import PYTHON_WORK
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +85,9 @@ def read_guest(dom: libvirt.virDomain) -> GuestInfo:
     """Read one guest (blocking: several libvirt calls; run it in a worker thread)."""
     state, reason = dom.state()
     persistent = bool(dom.isPersistent())
-    return guest_from_xml(
-        dom.XMLDesc(0), state, reason,
-        autostart=bool(dom.autostart()) if persistent else False,
-        persistent=persistent,
-        has_managed_save=bool(dom.hasManagedSaveImage()) if persistent else False,
-    )
+    xml = dom.XMLDesc(0)
+    autostart = bool(dom.autostart()) if persistent else False
+    saved = bool(dom.hasManagedSaveImage()) if persistent else False
+    with PYTHON_WORK:  # the parse is pure Python; libvirt calls above run in parallel
+        return guest_from_xml(xml, state, reason, autostart=autostart, persistent=persistent,
+                              has_managed_save=saved)

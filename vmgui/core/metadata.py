@@ -44,7 +44,8 @@ def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
         if len(tag) > MAX_TAG_LENGTH:
             raise ValueError(f"Tag '{tag[:20]}…' is longer than {MAX_TAG_LENGTH} characters.")
         if not _TAG_RE.match(tag):
-            raise ValueError(f"Tag '{tag}' has characters tags cannot hold (allowed: letters, digits, space . : + @ / - _).")
+            raise ValueError(
+                f"Tag '{tag}' has characters tags cannot hold (allowed: letters, digits, space . : + @ / - _).")
         if tag.casefold() not in seen:
             seen.add(tag.casefold())
             result.append(tag)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import libvirt
 
+from vmgui.core.workers import PYTHON_WORK
+
 DEFAULT_INTERVAL = 3.0
 HISTORY_LENGTH = 120  # samples kept per guest (6 minutes at the default interval)
 
@@ -35,30 +37,43 @@ class Sample:
     net_tx: int
 
 
+_KEYS: dict[tuple[str, int, str], str] = {}
+
+
+def _key(prefix: str, i: int, suffix: str) -> str:
+    """'block.0.rd.bytes' and friends, built once (collect reads thousands of them per tick)."""
+    k = (prefix, i, suffix)
+    text = _KEYS.get(k)
+    if text is None:
+        text = _KEYS[k] = f"{prefix}.{i}.{suffix}"
+    return text
+
+
 def sample_from_record(when: float, record: dict[str, int]) -> Sample:
     """Sum per-device counters of one getAllDomainStats record."""
-    def total(prefix: str, count_key: str, suffix: str) -> int:
-        return sum(int(record.get(f"{prefix}.{i}.{suffix}", 0)) for i in range(int(record.get(count_key, 0))))
-
-    mem_total = record.get("balloon.current")
-    available, unused = record.get("balloon.available"), record.get("balloon.unused")
+    get = record.get
+    disk_read = disk_write = net_rx = net_tx = 0
+    for i in range(int(get("block.count", 0))):
+        disk_read += int(get(_key("block", i, "rd.bytes"), 0))
+        disk_write += int(get(_key("block", i, "wr.bytes"), 0))
+    for i in range(int(get("net.count", 0))):
+        net_rx += int(get(_key("net", i, "rx.bytes"), 0))
+        net_tx += int(get(_key("net", i, "tx.bytes"), 0))
+    mem_total = get("balloon.current")
+    available, unused = get("balloon.available"), get("balloon.unused")
     # Only the guest's balloon driver knows what the guest uses; the QEMU process's host RSS includes
     # QEMU itself and would read as "full", so without guest stats the use stays unknown.
     mem_used = int(available) - int(unused) if available is not None and unused is not None else None
     if mem_used is not None and mem_total:
         mem_used = min(mem_used, int(mem_total))
-    vcpus = int(record.get("vcpu.current", 0)) or 1
-    cpu = record.get("cpu.time")
+    cpu = get("cpu.time")
     return Sample(
         time=when,
         cpu_ns=int(cpu) if cpu is not None else None,
-        vcpus=vcpus,
+        vcpus=int(get("vcpu.current", 0)) or 1,
         memory_total_kib=int(mem_total) if mem_total is not None else None,
         memory_used_kib=mem_used,
-        disk_read=total("block", "block.count", "rd.bytes"),
-        disk_write=total("block", "block.count", "wr.bytes"),
-        net_rx=total("net", "net.count", "rx.bytes"),
-        net_tx=total("net", "net.count", "tx.bytes"),
+        disk_read=disk_read, disk_write=disk_write, net_rx=net_rx, net_tx=net_tx,
     )
 
 
@@ -146,9 +161,10 @@ def collect(conn: libvirt.virConnect, previous: dict[str, GuestStats],
     records = conn.getAllDomainStats(STATS_FLAGS, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
     now = time.monotonic()
     result: dict[str, GuestStats] = {}
-    for dom, record in records:
-        uuid = dom.UUIDString()
-        sample = sample_from_record(now, record)
-        old = previous.get(uuid)
-        result[uuid] = old.advanced(sample, length) if old is not None else GuestStats.first(sample)
+    with PYTHON_WORK:
+        for dom, record in records:
+            uuid = dom.UUIDString()
+            sample = sample_from_record(now, record)
+            old = previous.get(uuid)
+            result[uuid] = old.advanced(sample, length) if old is not None else GuestStats.first(sample)
     return result

@@ -28,8 +28,7 @@ from vmgui.core.lifecycle import Action
 from vmgui.ui.add_connection import AddConnectionDialog
 from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.guest_actions import GuestActions, Selection
-from vmgui.ui.guest_filter import GuestFilterProxy
-from vmgui.ui.guest_model import STATS_COLUMNS, Column, GuestTreeModel
+from vmgui.ui.guest_model import SPARKLINE_COLUMNS, Column, GuestTreeModel
 from vmgui.ui.settings import Settings
 from vmgui.ui.sparkline import SparklineDelegate
 from vmgui.ui.state_icons import state_icon
@@ -59,8 +58,6 @@ class MainWindow(QMainWindow):
         self.tasks = TaskGroup()
 
         self.model = GuestTreeModel(manager, self)
-        self.proxy = GuestFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
         self.tree = self._make_tree()
         self.setCentralWidget(self.tree)
 
@@ -75,9 +72,11 @@ class MainWindow(QMainWindow):
         # Counts and action states follow the model; coalesce bursts of changes into one update.
         self._refresh_timer = QTimer(self, singleShot=True, interval=150)
         self._refresh_timer.timeout.connect(self._refresh_status)
-        for sig in (self.model.dataChanged, self.model.rowsInserted, self.model.rowsRemoved):
+        # Not on dataChanged: stats ticks change data on every row and need no recount.
+        for sig in (self.model.guests_updated, self.model.rowsInserted, self.model.rowsRemoved,
+                    self.model.layoutChanged):
             sig.connect(lambda *_: self._refresh_timer.start())
-        self.proxy.rowsInserted.connect(self._expand_new_connections)
+        self.model.rowsInserted.connect(self._expand_new_connections)
         self._countdown = QTimer(self, interval=1000)
         self._countdown.timeout.connect(self._tick_countdown)
         self._countdown.start()
@@ -96,7 +95,7 @@ class MainWindow(QMainWindow):
     def _make_tree(self) -> QTreeView:
         tree = QTreeView(self)
         tree.setObjectName("guest_tree")
-        tree.setModel(self.proxy)
+        tree.setModel(self.model)
         tree.setUniformRowHeights(True)
         tree.setAlternatingRowColors(True)
         tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -107,7 +106,7 @@ class MainWindow(QMainWindow):
         tree.customContextMenuRequested.connect(self._context_menu)
         tree.setExpandsOnDoubleClick(True)
         self._sparkline = SparklineDelegate(tree)
-        for column in STATS_COLUMNS:
+        for column in SPARKLINE_COLUMNS:
             tree.setItemDelegateForColumn(column, self._sparkline)
         header = tree.header()
         header.setStretchLastSection(True)
@@ -189,8 +188,7 @@ class MainWindow(QMainWindow):
 
     def selected_guests(self) -> Selection:
         result: Selection = []
-        for proxy_index in self.tree.selectionModel().selectedRows(0):
-            index = self.proxy.mapToSource(proxy_index)
+        for index in self.tree.selectionModel().selectedRows(0):
             guest, conn = self.model.guest_at(index), self.model.connection_at(index)
             if guest is not None and conn is not None:
                 result.append((conn, guest))
@@ -198,8 +196,7 @@ class MainWindow(QMainWindow):
 
     def selected_connections(self) -> list[Connection]:
         result = []
-        for proxy_index in self.tree.selectionModel().selectedRows(0):
-            index = self.proxy.mapToSource(proxy_index)
+        for index in self.tree.selectionModel().selectedRows(0):
             if not index.parent().isValid():
                 conn = self.model.connection_at(index)
                 if conn is not None:
@@ -207,7 +204,7 @@ class MainWindow(QMainWindow):
         return result
 
     def select_guest(self, conn: Connection, uuid: str, *, add: bool = False) -> None:
-        index = self.proxy.mapFromSource(self.model.index_of_guest(conn, uuid))
+        index = self.model.index_of_guest(conn, uuid)
         flags = QItemSelectionModel.SelectionFlag.Rows | (
             QItemSelectionModel.SelectionFlag.Select if add else QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.tree.selectionModel().select(index, flags)
@@ -227,14 +224,14 @@ class MainWindow(QMainWindow):
             self.model.refresh_connections()
 
     def _filter_changed(self, text: str) -> None:
-        self.proxy.set_query(text)
+        self.model.set_query(text)
         self.tree.expandAll()
         self._refresh_status()
 
     def _expand_new_connections(self, parent: QModelIndex, first: int, last: int) -> None:
         if not parent.isValid():
             for row in range(first, last + 1):
-                self.tree.expand(self.proxy.index(row, 0))
+                self.tree.expand(self.model.index(row, 0))
 
     def _refresh_status(self) -> None:
         conns = self.manager.connections
@@ -242,9 +239,8 @@ class MainWindow(QMainWindow):
         running = sum(g.state in (GuestState.RUNNING, GuestState.BLOCKED) for g in guests)
         connected = sum(c.state is ConnectionState.CONNECTED for c in conns)
         text = f"{len(guests)} guests, {running} running · {connected} of {len(conns)} connections up"
-        if self.proxy.query.strip():
-            shown = sum(self.proxy.rowCount(self.proxy.index(r, 0)) for r in range(self.proxy.rowCount()))
-            text = f"{shown} shown of " + text
+        if self.model.query.strip():
+            text = f"{self.model.shown_count()} shown of " + text
         self.status.setText(text)
         self._selection_changed()
 
@@ -286,7 +282,7 @@ class MainWindow(QMainWindow):
         await self.manager.remove(conn)
 
     def _context_menu(self, pos: QPoint) -> None:
-        index = self.proxy.mapToSource(self.tree.indexAt(pos))
+        index = self.tree.indexAt(pos)
         if not index.isValid():
             return
         menu = QMenu(self)
