@@ -23,6 +23,7 @@ from vmgui.core.errors import VmguiError, describe
 from vmgui.core.guest import GuestInfo, read_guest
 from vmgui.core.observable import Callbacks
 from vmgui.core.uris import pretty_name
+from vmgui.core.workers import PYTHON_WORK
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -402,24 +403,29 @@ class Connection:
     @staticmethod
     def _read_guests(conn: libvirt.virConnect, uuids: Iterable[str]) -> tuple[list[GuestInfo], list[str]]:
         found, gone = [], []
-        for uuid in uuids:
-            try:
-                found.append(read_guest(conn.lookupByUUIDString(uuid)))
-            except libvirt.libvirtError as err:
-                if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                    raise
-                gone.append(uuid)
+        with PYTHON_WORK:
+            for uuid in uuids:
+                try:
+                    found.append(read_guest(conn.lookupByUUIDString(uuid)))
+                except libvirt.libvirtError as err:
+                    if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise
+                    gone.append(uuid)
         return found, gone
 
     @classmethod
     def _read_all(cls, conn: libvirt.virConnect) -> tuple[list[GuestInfo], tuple[dict[str, bool], dict[str, bool]]]:
         found = []
-        for dom in conn.listAllDomains(0):
-            try:
-                found.append(read_guest(dom))
-            except libvirt.libvirtError as err:
-                if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                    raise  # a guest removed between listing and reading is simply not there
+        domains = conn.listAllDomains(0)
+        # Thousands of calls, each wrapped in Python: one host at a time, or the workers together
+        # keep the GUI thread from the GIL (measured: 200-380 ms stalls loading 10 x 500 guests).
+        with PYTHON_WORK:
+            for dom in domains:
+                try:
+                    found.append(read_guest(dom))
+                except libvirt.libvirtError as err:
+                    if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise  # a guest removed between listing and reading is simply not there
         return found, cls._read_host(conn)
 
     @staticmethod

@@ -9,7 +9,6 @@ import libvirt
 
 from vmgui.core import metadata
 from vmgui.core.domstate import GuestState, reason_text
-from vmgui.core.workers import PYTHON_WORK
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +81,12 @@ def guest_from_xml(xml: str, state: int, reason: int, *, autostart: bool, persis
 
 
 def read_guest(dom: libvirt.virDomain) -> GuestInfo:
-    """Read one guest (blocking: several libvirt calls; run it in a worker thread)."""
+    """Read one guest (blocking: several libvirt calls; run it in a worker thread, under PYTHON_WORK
+    when reading many)."""
     state, reason = dom.state()
     persistent = bool(dom.isPersistent())
     xml = dom.XMLDesc(0)
     autostart = bool(dom.autostart()) if persistent else False
     saved = bool(dom.hasManagedSaveImage()) if persistent else False
-    with PYTHON_WORK:  # the parse is pure Python; libvirt calls above run in parallel
-        return guest_from_xml(xml, state, reason, autostart=autostart, persistent=persistent,
-                              has_managed_save=saved)
+    return guest_from_xml(xml, state, reason, autostart=autostart, persistent=persistent,
+                          has_managed_save=saved)
