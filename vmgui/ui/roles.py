@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 
 # Sequence[float] of recent samples scaled to 0.0..1.0, newest last; drawn by SparklineDelegate.
 HISTORY_ROLE = Qt.ItemDataRole.UserRole + 1
-# A plain value (number or str) a proxy model sorts the column by, instead of the display text.
+# A plain value (number or str) to sort the column by, instead of the display text.
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 # The core guest object a row stands for.
 GUEST_ROLE = Qt.ItemDataRole.UserRole + 3
