@@ -133,3 +133,18 @@ def test_network_and_pool_events_update_the_host_lists(conn: Connection) -> None
     session.conn.storagePoolLookupByName("default").destroy()
     wait_until(lambda: conn.pools.get("default") is False, what="pool event")
     assert changed
+
+
+def test_stats_ticks_and_switching_them_off(aloop: asyncio.AbstractEventLoop, host_uri: str) -> None:
+    c = Connection(host_uri, stats_interval=0.5)
+    run(c.connect())
+    wait_until(lambda: c.stats_ticks >= 2, timeout=5, what="two ticks")
+    assert len(c.stats) == 7  # the test driver's active guests
+    c.set_stats_interval(0)
+    run(asyncio.sleep(0.1))
+    ticks = c.stats_ticks
+    run(asyncio.sleep(1.2))
+    assert c.stats_ticks == ticks, "no ticks once stats are off"
+    c.set_stats_interval(0.5)
+    wait_until(lambda: c.stats_ticks > ticks, timeout=5, what="ticks again")
+    run(c.close())

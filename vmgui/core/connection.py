@@ -188,12 +188,6 @@ class Connection:
         self._mark_dirty([uuid])
         return result
 
-    async def reload(self) -> None:
-        """Read the whole guest list again (the events keep it current; this is for polling drivers)."""
-        session = self._session
-        if session is not None:
-            await self._load_all(session)
-
     def set_stats_interval(self, seconds: float) -> None:
         """Seconds between stats ticks; 0 turns stats off. Takes effect at the next tick."""
         self.stats_interval = max(0.0, seconds)
@@ -462,6 +456,8 @@ class Connection:
                 self.stats_updated.emit()
             if not session.events:
                 await self._load_all(session)
+            if self.stats_interval <= 0:  # switched off while this tick ran
+                return
             await asyncio.sleep(_until_next_tick(self.stats_interval, started))
 
     # ---- helpers --------------------------------------------------------------------------------

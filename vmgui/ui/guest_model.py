@@ -201,10 +201,6 @@ class GuestTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(node.rows[uuid], column, node.id)
 
-    def index_of_connection(self, conn: Connection, column: int = 0) -> QModelIndex:
-        node = self._node_of(conn)
-        return self.createIndex(self._nodes.index(node), column, 0) if node else QModelIndex()
-
     def shown_count(self) -> int:
         return sum(len(n.shown) for n in self._nodes)
 
