@@ -424,7 +424,7 @@ class GuestTreeModel(QAbstractItemModel):
     def _apply_updates(self, node: _ConnNode, parent: QModelIndex, updated: Iterable[GuestInfo]) -> None:
         """Changed guests may now (not) match the query or belong elsewhere in the sort order."""
         query = self._query
-        changed_rows = []
+        changed: list[str] = []
         for guest in updated:
             uuid = guest.uuid
             wanted, row = matches(guest, query), node.rows.get(uuid)
@@ -436,7 +436,8 @@ class GuestTreeModel(QAbstractItemModel):
                 self._remove_rows(node, parent, [uuid])
                 continue
             self._move_into_place(node, parent, uuid)  # its sort key may have changed
-            changed_rows.append(node.rows[uuid])
+            changed.append(uuid)
+        changed_rows = [node.rows[u] for u in changed if u in node.rows]  # after all moves
         if changed_rows:
             self.dataChanged.emit(self.createIndex(min(changed_rows), 0, node.id),
                                   self.createIndex(max(changed_rows), _N_COLUMNS - 1, node.id))
