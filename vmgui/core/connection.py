@@ -20,7 +20,7 @@ import libvirt
 
 from vmgui.core import lifecycle, metadata, stats
 from vmgui.core.errors import VmguiError, describe
-from vmgui.core.guest import GuestInfo, read_guest
+from vmgui.core.guest import GuestInfo, read_guest, read_guests
 from vmgui.core.observable import Callbacks
 from vmgui.core.uris import pretty_name
 from vmgui.core.workers import PYTHON_WORK
@@ -409,17 +409,11 @@ class Connection:
 
     @classmethod
     def _read_all(cls, conn: libvirt.virConnect) -> tuple[list[GuestInfo], tuple[dict[str, bool], dict[str, bool]]]:
-        found = []
         domains = conn.listAllDomains(0)
-        # Thousands of calls, each wrapped in Python: one host at a time, or the workers together
+        # Hundreds of calls, each wrapped in Python: one host at a time, or the workers together
         # keep the GUI thread from the GIL (measured: 200-380 ms stalls loading 10 x 500 guests).
         with PYTHON_WORK:
-            for dom in domains:
-                try:
-                    found.append(read_guest(dom))
-                except libvirt.libvirtError as err:
-                    if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                        raise  # a guest removed between listing and reading is simply not there
+            found = read_guests(conn, domains)
         return found, cls._read_host(conn)
 
     @staticmethod
