@@ -63,9 +63,8 @@ def test_failed_action_gives_a_clear_message(conn: Connection) -> None:
 
 
 def test_changes_made_elsewhere_arrive_by_event(conn: Connection) -> None:
-    """Another client of the same driver state (the test driver is per-process, so use our own handle)."""
-    raw = libvirt.open(conn.uri)  # a separate test:/// connection has separate state; use the session's
-    raw.close()
+    """Changes behind the Connection's back. A second test:/// connection would have state of its own,
+    so they go through the session's libvirt handle, as another client of the same host would."""
     session = conn._session
     assert session is not None
     dom = session.conn.lookupByName("db-primary")

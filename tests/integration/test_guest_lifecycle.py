@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.guest.build_tiny_guest import TinyGuestFiles
 from tests.helpers import run, wait_until
-from tests.integration.conftest import TinyGuest, make_guest, virsh
+from tests.integration.conftest import ROOT, TinyGuest, make_guest, unavailable, virsh
 from vmgui.core.connection import Connection, ConnectionState
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.domstate import GuestState
@@ -91,10 +93,6 @@ def test_tiny_guest_lifecycle_through_events(window: MainWindow, tiny_files: Tin
 
 
 def test_daemon_restart_reconnects(window: MainWindow, running_guest: TinyGuest) -> None:
-    import os
-    import subprocess
-
-    from tests.integration.conftest import ROOT, unavailable
     if os.geteuid() != 0:
         unavailable("restarting libvirtd needs root")
     conn = window.manager.connections[0]
