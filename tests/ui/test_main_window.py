@@ -161,6 +161,19 @@ def test_disconnect_and_reconnect_from_context(window: MainWindow) -> None:
     assert window.model.index(0, Column.STATE).data() == "Disconnected"
     run(conn.connect())
     wait_until(lambda: window.model.rowCount(window.model.index(0, 0)) == 9, what="rows back")
+    assert window.tree.isExpanded(window.model.index(0, 0))
+
+
+def test_a_connection_collapsed_by_the_user_stays_collapsed_when_its_guests_arrive(window: MainWindow) -> None:
+    conn = window.manager.connections[0]
+    run(conn.disconnect())
+    top = window.model.index(0, 0)
+    window.tree.collapse(top)
+    run(conn.connect())
+    wait_until(lambda: window.model.rowCount(top) == 9, what="rows back")
+    assert not window.tree.isExpanded(top)
+    window.tree.expand(top)
+    assert window.tree.visualRect(window.model.index(8, 0, top)).isValid()  # the rows are laid out
 
 
 def test_add_connection_is_saved(window: MainWindow, connection_answers: list[tuple[str, bool]]) -> None:

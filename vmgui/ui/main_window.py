@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -77,6 +77,8 @@ class MainWindow(QMainWindow):
                     self.model.layoutChanged):
             sig.connect(lambda *_: self._refresh_timer.start())
         self.model.rowsInserted.connect(self._expand_new_connections)
+        self._reexpand: list[QPersistentModelIndex] = []
+        self.model.rowsAboutToBeInserted.connect(self._collapse_before_first_load)
         self._countdown = QTimer(self, interval=1000)
         self._countdown.timeout.connect(self._tick_countdown)
         self._countdown.start()
@@ -228,10 +230,22 @@ class MainWindow(QMainWindow):
         self.tree.expandAll()
         self._refresh_status()
 
+    def _collapse_before_first_load(self, parent: QModelIndex, first: int, last: int) -> None:
+        # Rows inserted under an expanded item make QTreeView lay out every row it shows again, each
+        # row a call into the Python model (90 ms under load at 5,000 guests). Expanding a connection
+        # after its first rows arrive lays out only its own rows.
+        if parent.isValid() and self.model.rowCount(parent) == 0 and self.tree.isExpanded(parent):
+            self.tree.collapse(parent)
+            self._reexpand.append(QPersistentModelIndex(parent))
+
     def _expand_new_connections(self, parent: QModelIndex, first: int, last: int) -> None:
         if not parent.isValid():
             for row in range(first, last + 1):
                 self.tree.expand(self.model.index(row, 0))
+            return
+        if any(index == parent for index in self._reexpand):
+            self.tree.expand(parent)
+        self._reexpand = [i for i in self._reexpand if i.isValid() and i != parent]
 
     def _refresh_status(self) -> None:
         conns = self.manager.connections
