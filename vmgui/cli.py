@@ -15,6 +15,7 @@ class Options:
     screenshot: Path | None
     stats_interval: float | None
     debug: bool
+    console: str | None = None
 
 
 def _uri(text: str) -> str:
@@ -42,8 +43,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--connect", metavar="URI", action="append", type=_uri, default=[],
                    help="open this libvirt URI (repeatable), e.g. qemu:///system, "
                         "qemu+ssh://root@host/system, test:///default, test:///path/to/host.xml")
+    p.add_argument("--console", metavar="GUEST",
+                   help="open this guest's console (name or UUID) on the given connections")
     p.add_argument("--screenshot", metavar="FILE", type=Path,
-                   help="render the main window once the guest lists are loaded, save it as PNG and exit")
+                   help="render the main window once the guest lists are loaded, save it as PNG and exit; "
+                        "with --console, save the guest's screen once its first frame arrives")
     p.add_argument("--stats-interval", metavar="SECONDS", type=_interval,
                    help="seconds between stats updates (default 3; 0 turns stats off)")
     p.add_argument("--debug", action="store_true", help="log debug messages to stderr")
@@ -52,4 +56,4 @@ def parser() -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> Options:
     ns = parser().parse_args(argv)
-    return Options(tuple(ns.connect), ns.screenshot, ns.stats_interval, ns.debug)
+    return Options(tuple(ns.connect), ns.screenshot, ns.stats_interval, ns.debug, ns.console)

@@ -174,7 +174,7 @@ class Connection:
         """Run a lifecycle action on a guest; VmguiError carries the message to show."""
         def work(conn: libvirt.virConnect) -> None:
             lifecycle.perform(self._lookup(conn, uuid), action)
-        await self._call(work)
+        await self.call(work)
         self._mark_dirty([uuid])
 
     async def set_tags(self, uuid: str, tags: Iterable[str]) -> tuple[str, ...]:
@@ -184,7 +184,7 @@ class Connection:
                 return metadata.write_tags(dom, tags)
             except libvirt.libvirtError as err:
                 raise VmguiError(describe(err, f"save the tags of '{dom.name()}'")) from err
-        result = await self._call(work)
+        result = await self.call(work)
         self._mark_dirty([uuid])
         return result
 
@@ -462,7 +462,8 @@ class Connection:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _call(self, work: Callable[[libvirt.virConnect], T]) -> T:
+    async def call(self, work: Callable[[libvirt.virConnect], T]) -> T:
+        """Run blocking libvirt work on this connection in a worker thread."""
         session = self._session
         if session is None:
             raise VmguiError(f"Not connected to {self.name}.")

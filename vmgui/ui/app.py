@@ -14,6 +14,7 @@ from vmgui.core.connection import Connection, ConnectionState
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.local_host import default_local_uri
 from vmgui.ui.asyncio_loop import create_loop
+from vmgui.ui.console.named_console import open_named_console
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import SavedConnection, Settings
 
@@ -50,6 +51,16 @@ async def _screenshot(app: QApplication, window: MainWindow, manager: Connection
         app.exit(1)
 
 
+async def _console(app: QApplication, window: MainWindow, manager: ConnectionManager, options: Options) -> None:
+    assert options.console is not None
+    code = 1
+    try:
+        code = await open_named_console(manager, window.open_console, options.console, options.screenshot)
+    finally:
+        if options.screenshot is not None:
+            app.exit(code)  # interactively, a console that did not open leaves the main window up
+
+
 def _connections(options: Options, settings: Settings) -> list[SavedConnection]:
     if options.connect:
         return [SavedConnection(uri, True) for uri in options.connect]
@@ -77,7 +88,9 @@ def run(options: Options) -> int:
         if saved.autoconnect:
             window.tasks.spawn(conn.connect())
     window.show()
-    if options.screenshot is not None:
+    if options.console is not None:
+        window.tasks.spawn(_console(app, window, manager, options))
+    elif options.screenshot is not None:
         window.tasks.spawn(_screenshot(app, window, manager, options))
     code = loop.run_forever()
     window.tasks.cancel_all()

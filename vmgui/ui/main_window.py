@@ -27,6 +27,8 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.lifecycle import Action
 from vmgui.ui.add_connection import AddConnectionDialog
 from vmgui.ui.async_dialogs import confirm, show_error
+from vmgui.ui.console.console_view import ConsoleView
+from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.guest_actions import GuestActions, Selection
 from vmgui.ui.guest_model import SPARKLINE_COLUMNS, Column, GuestTreeModel
 from vmgui.ui.settings import Settings
@@ -56,6 +58,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self._ask_connection = ask_connection
         self.tasks = TaskGroup()
+        self._console_window: ConsoleWindow | None = None
 
         self.model = GuestTreeModel(manager, self)
         self.tree = self._make_tree()
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         tree.customContextMenuRequested.connect(self._context_menu)
         tree.setExpandsOnDoubleClick(True)
+        tree.doubleClicked.connect(self._activated)
         self._sparkline = SparklineDelegate(tree)
         for column in SPARKLINE_COLUMNS:
             tree.setItemDelegateForColumn(column, self._sparkline)
@@ -122,6 +126,10 @@ class MainWindow(QMainWindow):
         self.add_connection_action = QAction(state_icon("connected"), "Add Connection…", self)
         self.add_connection_action.setObjectName("action_add_connection")
         self.add_connection_action.triggered.connect(self.add_connection)
+        self.console_action = QAction(state_icon("running"), "Open Console", self)
+        self.console_action.setObjectName("action_console")
+        self.console_action.setToolTip("Show the selected guests' screens (double-click a guest does the same)")
+        self.console_action.triggered.connect(self.open_consoles)
         self.tags_action = QAction("Edit Tags…", self)
         self.tags_action.setObjectName("action_tags")
         self.tags_action.triggered.connect(self.edit_tags)
@@ -141,6 +149,7 @@ class MainWindow(QMainWindow):
         a = self.guest_actions.actions
         bar.addAction(self.add_connection_action)
         bar.addSeparator()
+        bar.addAction(self.console_action)
         for action in (Action.START, Action.PAUSE, Action.RESUME):
             bar.addAction(a[action])
         shutdown_menu = QMenu(self)
@@ -181,6 +190,8 @@ class MainWindow(QMainWindow):
             qaction.triggered.connect(lambda _checked=False, s=seconds: self.set_stats_interval(s))
             group.addAction(qaction)
         guest_menu = self.menuBar().addMenu("&Guest")
+        guest_menu.addAction(self.console_action)
+        guest_menu.addSeparator()
         for qaction in self.guest_actions.actions.values():
             guest_menu.addAction(qaction)
         guest_menu.addSeparator()
@@ -213,6 +224,26 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self) -> None:
         self.guest_actions.update()
+        self.console_action.setEnabled(bool(self.selected_guests()))
+
+    # ---- consoles -------------------------------------------------------------------------------
+
+    def console_window(self) -> ConsoleWindow:
+        if self._console_window is None:
+            self._console_window = ConsoleWindow(self)
+        return self._console_window
+
+    def open_console(self, conn: Connection, uuid: str) -> ConsoleView:
+        return self.console_window().open_guest(conn, uuid)
+
+    def open_consoles(self) -> None:
+        for conn, guest in self.selected_guests()[:8]:  # a slip of the mouse should not open hundreds
+            self.open_console(conn, guest.uuid)
+
+    def _activated(self, index: QModelIndex) -> None:
+        guest, conn = self.model.guest_at(index), self.model.connection_at(index)
+        if guest is not None and conn is not None:
+            self.open_console(conn, guest.uuid)
         self.tags_action.setEnabled(len(self.selected_guests()) == 1)
 
     # ---- behaviour ------------------------------------------------------------------------------
@@ -310,6 +341,8 @@ class MainWindow(QMainWindow):
                 menu.addAction("Disconnect", lambda: self.tasks.spawn(conn.disconnect()))
             menu.addAction("Remove…", lambda: self.tasks.spawn(self.remove_connection(conn)))
         else:
+            menu.addAction(self.console_action)
+            menu.addSeparator()
             for qaction in self.guest_actions.actions.values():
                 menu.addAction(qaction)
             menu.addSeparator()
@@ -319,5 +352,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window(self.saveGeometry(), self.tree.header().saveState())
         self.tasks.cancel_all()
+        if self._console_window is not None:
+            self._console_window.close()
         self.model.detach()
         super().closeEvent(event)

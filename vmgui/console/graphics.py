@@ -1,0 +1,113 @@
+"""Where a guest's graphical console listens, read from its domain XML, and how vmgui reaches it."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+_LOOPBACK = {"127.0.0.1", "::1", "localhost", "[::1]"}
+
+
+@dataclass(frozen=True)
+class Graphics:
+    """One `<graphics>` device of a domain."""
+
+    index: int  # its position among the domain's <graphics> (what virDomainOpenGraphicsFD takes)
+    type: str  # 'vnc', 'spice', 'rdp', ...
+    port: int | None  # None until the guest runs (libvirt writes -1) or when it listens on a socket
+    tls_port: int | None
+    autoport: bool
+    listen: str  # address, '' when unset
+    socket: str  # unix socket path, '' when it listens on TCP
+    password: str  # only present when the XML was read with VIR_DOMAIN_XML_SECURE
+
+
+def _port(value: str | None) -> int | None:
+    try:
+        port = int(value or "")
+    except ValueError:
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def graphics_of(domain_xml: str) -> list[Graphics]:
+    """All graphics devices in document order."""
+    root = ET.fromstring(domain_xml)
+    found: list[Graphics] = []
+    for index, el in enumerate(root.findall("./devices/graphics")):
+        listen = el.get("listen", "")
+        sock = el.get("socket", "")
+        for child in el.findall("listen"):
+            kind = child.get("type")
+            if kind == "address" and child.get("address"):
+                listen = child.get("address", "")
+            elif kind == "socket" and child.get("socket"):
+                sock = child.get("socket", "")
+        found.append(Graphics(
+            index=index, type=el.get("type", ""), port=_port(el.get("port")), tls_port=_port(el.get("tlsPort")),
+            autoport=el.get("autoport") == "yes", listen=listen, socket=sock, password=el.get("passwd", ""),
+        ))
+    return found
+
+
+def console_graphics(domain_xml: str, prefer: tuple[str, ...] = ("vnc",)) -> Graphics | None:
+    """The first device of the preferred types (in that order), or None."""
+    devices = graphics_of(domain_xml)
+    for kind in prefer:
+        for device in devices:
+            if device.type == kind:
+                return device
+    return None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to open a console: a socket libvirt handed over, a TCP address or a unix socket path."""
+
+    kind: Literal["fd", "tcp", "unix"]
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    fd: int = -1
+    password: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "fd":
+            return "a socket from libvirt"
+        if self.kind == "unix":
+            return self.path
+        return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
+
+
+def host_of_uri(uri: str) -> str:
+    """The host part of a libvirt URI ('' for a local one)."""
+    return urlsplit(uri).hostname or ""
+
+
+def tcp_endpoint(device: Graphics, uri: str) -> Endpoint:
+    """The TCP address to reach `device` from this machine, for a libvirt connection `uri`.
+
+    Raises ValueError with a message fit for the user when it cannot be reached directly.
+    """
+    remote = host_of_uri(uri)
+    if device.socket:
+        if remote:
+            raise ValueError(f"The console listens on a unix socket on {remote}; vmgui cannot reach it from here.")
+        return Endpoint("unix", path=device.socket, password=device.password)
+    if device.port is None:
+        raise ValueError("The console has no port yet: the guest is not running.")
+    listen = device.listen.strip("[]") if device.listen not in _ANY_ADDRESS else ""
+    if not remote:
+        host = listen or "127.0.0.1"
+    elif not listen:
+        host = remote
+    elif listen in _LOOPBACK:
+        raise ValueError(f"The console listens only on {remote}'s loopback address ({device.listen}); "
+                         "change its listen address or open it from that host.")
+    else:
+        host = listen
+    return Endpoint("tcp", host=host, port=device.port, password=device.password)
+

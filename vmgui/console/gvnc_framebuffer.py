@@ -1,0 +1,108 @@
+"""A framebuffer in memory vmgui owns, handed to gtk-vnc's GVnc with a few ctypes calls.
+
+GI cannot do this: `GVnc.BaseFramebuffer.new(buffer, ...)` takes a C array without a length, so
+PyGObject would pass a temporary copy and GVnc would keep a pointer into freed memory. Here the pixels
+live in a ctypes array this object keeps alive; GVnc decodes straight into it, and the display wraps
+the same memory in an image without copying.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from functools import cache
+from typing import Any
+
+# 32 bits a pixel, little-endian, 0x00RRGGBB: the layout of Qt's QImage.Format_RGB32 on x86 and ARM.
+BYTES_PER_PIXEL = 4
+MAX_PIXELS = 16384 * 16384  # refuse anything bigger (RFB allows 65535 x 65535: 16 GiB at 32 bpp)
+
+
+class _PixelFormat(ctypes.Structure):
+    """VncPixelFormat as gvnc's headers declare it (natural C alignment)."""
+
+    _fields_ = [
+        ("bits_per_pixel", ctypes.c_uint8),
+        ("depth", ctypes.c_uint8),
+        ("byte_order", ctypes.c_uint16),
+        ("true_color_flag", ctypes.c_uint8),
+        ("red_max", ctypes.c_uint16),
+        ("green_max", ctypes.c_uint16),
+        ("blue_max", ctypes.c_uint16),
+        ("red_shift", ctypes.c_uint8),
+        ("green_shift", ctypes.c_uint8),
+        ("blue_shift", ctypes.c_uint8),
+    ]
+
+
+_G_LITTLE_ENDIAN = 1234
+
+
+def local_format() -> _PixelFormat:
+    return _PixelFormat(bits_per_pixel=32, depth=24, byte_order=_G_LITTLE_ENDIAN, true_color_flag=1,
+                        red_max=255, green_max=255, blue_max=255, red_shift=16, green_shift=8, blue_shift=0)
+
+
+@cache
+def _lib() -> ctypes.CDLL:
+    name = ctypes.util.find_library("gvnc-1.0") or "libgvnc-1.0.so.0"
+    lib = ctypes.CDLL(name)
+    lib.vnc_base_framebuffer_new.restype = ctypes.c_void_p
+    lib.vnc_base_framebuffer_new.argtypes = [ctypes.c_void_p, ctypes.c_uint16, ctypes.c_uint16, ctypes.c_int,
+                                             ctypes.POINTER(_PixelFormat), ctypes.c_void_p]
+    lib.vnc_connection_get_pixel_format.restype = ctypes.c_void_p
+    lib.vnc_connection_get_pixel_format.argtypes = [ctypes.c_void_p]
+    lib.vnc_connection_set_pixel_format.restype = ctypes.c_int
+    lib.vnc_connection_set_pixel_format.argtypes = [ctypes.c_void_p, ctypes.POINTER(_PixelFormat)]
+    lib.vnc_connection_set_framebuffer.restype = ctypes.c_int
+    lib.vnc_connection_set_framebuffer.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    gobject = ctypes.CDLL(ctypes.util.find_library("gobject-2.0") or "libgobject-2.0.so.0")
+    lib.g_object_unref = gobject.g_object_unref  # type: ignore[attr-defined]
+    lib.g_object_unref.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def _gobject_pointer(obj: Any) -> int:
+    """The C address of a PyGObject wrapper's GObject."""
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    pointer = get(obj.__gpointer__, None)
+    if not pointer:
+        raise RuntimeError("no GObject behind this wrapper")
+    return int(pointer)
+
+
+class Framebuffer:
+    """width x height pixels of 0x00RRGGBB, row after row (`stride` bytes apart), owned by Python."""
+
+    def __init__(self, width: int, height: int) -> None:
+        if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+            raise ValueError(f"the server asked for a {width}x{height} screen, which is out of range")
+        self.width = width
+        self.height = height
+        self.stride = width * BYTES_PER_PIXEL
+        self.memory = (ctypes.c_uint8 * (self.stride * height))()
+
+    @property
+    def address(self) -> int:
+        return ctypes.addressof(self.memory)
+
+    def view(self) -> memoryview:
+        return memoryview(self.memory).cast("B")
+
+    def attach(self, connection: Any) -> None:
+        """Make GVnc decode into this memory: ask the server for our pixel format and set the framebuffer."""
+        lib = _lib()
+        conn = _gobject_pointer(connection)
+        fmt = local_format()
+        lib.vnc_connection_set_pixel_format(conn, ctypes.byref(fmt))
+        remote = lib.vnc_connection_get_pixel_format(conn)  # what the server sends now
+        fb = lib.vnc_base_framebuffer_new(self.address, self.width, self.height, self.stride,
+                                          ctypes.byref(fmt), remote)
+        if not fb:
+            raise RuntimeError("gtk-vnc could not create a framebuffer")
+        try:
+            lib.vnc_connection_set_framebuffer(conn, fb)  # the connection takes its own reference
+        finally:
+            lib.g_object_unref(fb)

@@ -1,0 +1,37 @@
+"""The states a console session goes through, as the user sees them (shared by VNC and SPICE)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ConsoleState(Enum):
+    CONNECTING = "Connecting"
+    CONNECTED = "Connected"
+    AUTH_NEEDED = "Password needed"
+    NOT_RUNNING = "Guest not running"
+    DISCONNECTED = "Disconnected"
+
+
+@dataclass(frozen=True)
+class ConsoleStatus:
+    state: ConsoleState
+    message: str = ""  # why, in words for the user ('' when the state says it all)
+
+    def text(self) -> str:
+        return f"{self.state.value}: {self.message}" if self.message else self.state.value
+
+
+CLOSED = ConsoleStatus(ConsoleState.DISCONNECTED, "closed")  # closed on purpose, by vmgui or the user
+
+
+@dataclass(frozen=True)
+class CursorImage:
+    """A pointer shape from the server: RGBA bytes, row after row."""
+
+    width: int
+    height: int
+    hot_x: int
+    hot_y: int
+    rgba: bytes
