@@ -1,0 +1,108 @@
+"""GuestConsole on libvirt's test driver with a fake VNC server: lookup, errors, and following the guest's state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.console.console_host import UUIDS, write_host
+from tests.console.fake_rfb import FakeRfbServer
+from tests.helpers import run, wait_until
+from vmgui.console.guest_console import GuestConsole
+from vmgui.console.state import ConsoleState, ConsoleStatus
+from vmgui.console.vnc_session import VncSession
+from vmgui.core.connection import Connection
+from vmgui.core.lifecycle import Action
+
+
+@pytest.fixture
+def server() -> Iterator[FakeRfbServer]:
+    with FakeRfbServer(320, 200, name="desk") as srv:
+        srv.fill((10, 120, 200))
+        yield srv
+
+
+@pytest.fixture
+def conn(aloop: asyncio.AbstractEventLoop, tmp_path: Path, server: FakeRfbServer) -> Iterator[Connection]:
+    connection = Connection(write_host(tmp_path, server.port), stats_interval=0)
+    run(connection.connect())
+    wait_until(lambda: connection.list_loaded, what="guest list")
+    yield connection
+    run(connection.close())
+
+
+def open_console(conn: Connection, name: str) -> tuple[GuestConsole, VncSession, list[ConsoleStatus]]:
+    session = VncSession()
+    console = GuestConsole(conn, UUIDS[name], session, retry_delays=(0.2, 0.2))
+    seen: list[ConsoleStatus] = []
+    console.status_changed.connect(seen.append)
+    console.open()
+    return console, session, seen
+
+
+def test_connects_to_the_address_in_the_domain_xml(conn: Connection, server: FakeRfbServer) -> None:
+    console, session, seen = open_console(conn, "desk")
+    wait_until(lambda: session.frames > 0, what="first frame")
+    assert console.status.state is ConsoleState.CONNECTED and console.name == "desk"
+    assert seen[0].state is ConsoleState.CONNECTING
+    fb = session.framebuffer
+    assert fb is not None and (fb.width, fb.height) == (320, 200)
+    assert bytes(fb.view()[:4]) == bytes((200, 120, 10, 0))  # 0x00RRGGBB little-endian
+    console.close()
+    assert session.status.state is ConsoleState.DISCONNECTED
+
+
+def test_a_shut_off_guest_says_so_and_connects_when_it_starts(conn: Connection) -> None:
+    console, session, _ = open_console(conn, "off")
+    wait_until(lambda: console.status.state is ConsoleState.NOT_RUNNING, what="not running")
+    assert "start the guest" in console.status.message
+    run(conn.perform(UUIDS["off"], Action.START))
+    wait_until(lambda: console.status.state is ConsoleState.CONNECTED and session.frames > 0,
+               what="console after start")
+    console.close()
+
+
+def test_stopping_the_guest_closes_the_console_and_starting_reconnects(conn: Connection) -> None:
+    console, session, _ = open_console(conn, "desk")
+    wait_until(lambda: session.frames > 0, what="first frame")
+    run(conn.perform(UUIDS["desk"], Action.FORCE_OFF))
+    wait_until(lambda: console.status.state is ConsoleState.NOT_RUNNING, what="not running")
+    assert session.framebuffer is None
+    run(conn.perform(UUIDS["desk"], Action.START))
+    wait_until(lambda: console.status.state is ConsoleState.CONNECTED, what="reconnected")
+    wait_until(lambda: session.frames > 0, what="frames again")  # the count restarts with each connection
+    console.close()
+
+
+def test_a_dropped_display_is_retried_while_the_guest_runs(conn: Connection, server: FakeRfbServer) -> None:
+    console, session, seen = open_console(conn, "desk")
+    wait_until(lambda: session.frames > 0, what="first frame")
+    server.stop()  # as when QEMU restarts: the guest still runs, its display went away
+    wait_until(lambda: any("trying again" in s.message for s in seen), what="retry notice")
+    server.start()  # same port
+    wait_until(lambda: console.status.state is ConsoleState.CONNECTED, timeout=10, what="reconnected")
+    console.close()
+
+
+def test_retries_end_with_a_clear_message(conn: Connection, server: FakeRfbServer) -> None:
+    server.stop()
+    console, _session, seen = open_console(conn, "desk")
+    wait_until(lambda: console.status.state is ConsoleState.DISCONNECTED and not console.retrying
+               and sum("trying again" in s.message for s in seen) == 2, timeout=10, what="retries used up")
+    assert "127.0.0.1" in console.status.message or "refused" in console.status.message.lower()
+    console.close()
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("spice-only", "has no VNC display (it has SPICE)"),
+    ("headless", "has no graphical display"),
+])
+def test_guests_without_a_vnc_display_get_a_reason(conn: Connection, name: str, expected: str) -> None:
+    console, _session, _ = open_console(conn, name)
+    wait_until(lambda: console.status.state is ConsoleState.DISCONNECTED and bool(console.status.message),
+               what="error")
+    assert expected in console.status.message
+    console.close()
