@@ -7,6 +7,7 @@ Hextile, ZRLE, Tight/JPEG) in C straight into vmgui's framebuffer memory.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import warnings
 from dataclasses import replace
@@ -132,6 +133,11 @@ class VncSession:
     # ---- input ----------------------------------------------------------------------------------
 
     @property
+    def endpoint(self) -> Endpoint | None:
+        """Where the last open() went."""
+        return self._endpoint
+
+    @property
     def connected(self) -> bool:
         return self.status.state is ConsoleState.CONNECTED and self._conn is not None
 
@@ -149,7 +155,9 @@ class VncSession:
     def send_cut_text(self, text: str) -> None:
         if self.connected:
             data = text.encode("latin-1", "replace")
-            self._conn.client_cut_text(data, len(data))
+            # The binding takes `const void *` as a bare pointer (PyGObject refuses bytes); GVnc copies it at once.
+            buffer = ctypes.create_string_buffer(data, len(data))
+            self._conn.client_cut_text(ctypes.addressof(buffer), len(data))
 
     # ---- GVnc signals ---------------------------------------------------------------------------
 
@@ -283,8 +291,7 @@ class VncSession:
             return
         self._conn = None
         self._cancel_timeout()
-        self._retired.append((conn, self.framebuffer))  # GVnc frees its reference to it later
-        self.framebuffer = None
+        self.framebuffer = None  # GVnc's coroutine has ended: it writes no more pixels
         if self.status.state is ConsoleState.AUTH_NEEDED or "authentication" in self._error:
             self._set_status(ConsoleState.AUTH_NEEDED, self._error or "the console asks for a password")
         else:

@@ -1,0 +1,114 @@
+"""The console on a real QEMU guest: its frame equals virDomainScreenshot, and typing reaches its shell."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from tests.guest.tiny_guest import decode_screenshot
+from tests.helpers import run, wait_until
+from tests.integration.conftest import TinyGuest, virsh
+from tests.ui.test_screenshot import vmgui
+from vmgui.console.state import ConsoleState
+from vmgui.core.connection import Connection
+from vmgui.ui.console.console_view import ConsoleView
+from vmgui.ui.console.console_window import ConsoleWindow
+
+
+@pytest.fixture
+def system_conn(aloop: asyncio.AbstractEventLoop, system_uri: str) -> Iterator[Connection]:
+    conn = Connection(system_uri, stats_interval=0)
+    run(conn.connect())
+    wait_until(lambda: conn.list_loaded, timeout=30, what="guest list")
+    yield conn
+    run(conn.close())
+
+
+def uuid_of(conn: Connection, name: str) -> str:
+    return next(g.uuid for g in conn.guests.values() if g.name == name)
+
+
+def settle(view: ConsoleView, quiet: float = 0.4, limit: float = 5.0) -> None:
+    """Wait until no update arrived for `quiet` seconds (a blinking cursor may keep it from ever settling)."""
+    deadline = time.monotonic() + limit
+    frames = -1
+    while frames != view.session.frames and time.monotonic() < deadline:
+        frames = view.session.frames
+        QTest.qWait(int(quiet * 1000))
+
+
+SHIFTED = set('~!@#$%^&*()_+{}|:"<>?') | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def type_on_keyboard(widget: QWidget, text: str) -> None:
+    """Key events as a US keyboard makes them: Shift pressed around the characters that need it."""
+    for char in text:
+        shift = char in SHIFTED
+        if shift:
+            QTest.keyPress(widget, Qt.Key.Key_Shift)
+        QTest.keyClick(widget, char, Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier)
+        if shift:
+            QTest.keyRelease(widget, Qt.Key.Key_Shift, Qt.KeyboardModifier.ShiftModifier)
+
+
+def differing_pixels(console: QImage, rgb: bytes, width: int) -> int:
+    diff = 0
+    for y in range(console.height()):
+        row = y * width * 3
+        for x in range(0, console.width(), 2):  # every other column is plenty to catch a wrong frame
+            c = console.pixel(x, y)
+            i = row + x * 3
+            if ((c >> 16) & 255, (c >> 8) & 255, c & 255) != (rgb[i], rgb[i + 1], rgb[i + 2]):
+                diff += 1
+    return diff
+
+
+def test_console_frame_matches_the_hypervisor_screenshot_and_typing_reaches_the_shell(
+        running_guest: TinyGuest, system_conn: Connection, qtbot: QtBot, tmp_path: Path) -> None:
+    window = ConsoleWindow()
+    qtbot.addWidget(window)
+    view = window.open_guest(system_conn, uuid_of(system_conn, running_guest.name))
+    wait_until(lambda: view.session.frames > 0, timeout=30, what="the first frame")
+    assert view.controller.status.state is ConsoleState.CONNECTED
+    assert view.session.endpoint is not None and view.session.endpoint.kind == "fd"  # virDomainOpenGraphicsFD
+    settle(view)
+
+    shot = tmp_path / "screen"
+    virsh("screenshot", running_guest.name, str(shot))
+    width, height, rgb = decode_screenshot(shot.read_bytes())
+    image = view.display.image()
+    assert image is not None and (image.width(), image.height()) == (width, height) == (1024, 768)
+    # The same screen, but for the blinking cursor (a few dozen pixels) between the two captures.
+    assert differing_pixels(image.copy(), rgb, width) < 200
+
+    marker = f"VMGUI-TYPED-{time.monotonic_ns() % 100000}"
+    display = view.display
+    QTest.mouseClick(display, Qt.MouseButton.LeftButton)  # grabs the keyboard
+    assert display.grabbed
+    type_on_keyboard(display, f"echo {marker} > /dev/ttyS0")
+    QTest.keyClick(display, Qt.Key.Key_Return)
+    # The loop must run meanwhile: GVnc sends the keys from it.
+    wait_until(lambda: marker in running_guest.serial(), timeout=30, what="the typed command's output")
+    window.close()
+    assert view.session.status.state is ConsoleState.DISCONNECTED
+
+
+def test_console_screenshot_command_on_a_real_guest(running_guest: TinyGuest, system_uri: str,
+                                                   tmp_path: Path) -> None:
+    out = tmp_path / "guest.png"
+    result = vmgui(tmp_path, "--connect", system_uri, "--console", running_guest.name, "--stats-interval", "0",
+                   "--screenshot", str(out))
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1024, 768)
+    # The tiny guest's tty1 starts with a bar of the 16 console colours.
+    assert len({image.pixel(x, 4) for x in range(0, 384, 8)}) >= 8
