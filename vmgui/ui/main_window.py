@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
 
     def console_window(self) -> ConsoleWindow:
         if self._console_window is None:
-            self._console_window = ConsoleWindow(self)
+            self._console_window = ConsoleWindow(self, settings=self.settings)
         return self._console_window
 
     def open_console(self, conn: Connection, uuid: str) -> ConsoleView:

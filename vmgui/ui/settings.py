@@ -1,4 +1,4 @@
-"""What vmgui remembers between runs (QSettings): saved connections, window geometry, stats interval."""
+"""What vmgui remembers between runs (QSettings): connections, window geometry, stats interval, console keys."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from PySide6.QtCore import QByteArray, QSettings
 
 from vmgui.core import stats
+
+# The choices offered for releasing a console's keyboard grab: combo -> label (virt-viewer uses Shift+F12).
+RELEASE_COMBOS = {"ctrl+alt": "Ctrl+Alt", "ctrl+alt+shift": "Ctrl+Alt+Shift", "shift+f12": "Shift+F12"}
+DEFAULT_RELEASE_COMBO = "ctrl+alt"
 
 
 @dataclass(frozen=True)
@@ -75,3 +79,14 @@ class Settings:
             return max(0.0, float(self._store.value("stats/interval", stats.DEFAULT_INTERVAL)))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return stats.DEFAULT_INTERVAL
+
+    def release_combo(self) -> str:
+        """The key combination that releases a console's keyboard grab ('ctrl+alt' unless changed)."""
+        value = str(self._store.value("console/release_combo", DEFAULT_RELEASE_COMBO) or DEFAULT_RELEASE_COMBO)
+        return value if value in RELEASE_COMBOS else DEFAULT_RELEASE_COMBO
+
+    def set_release_combo(self, combo: str) -> None:
+        if combo not in RELEASE_COMBOS:
+            raise ValueError(f"unknown release combination '{combo}'")
+        self._store.setValue("console/release_combo", combo)
+        self._store.sync()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
-from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -22,6 +22,7 @@ from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.lifecycle import Action
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
+from vmgui.ui.console.display import ConsoleDisplay
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import Settings
 
@@ -244,3 +245,38 @@ def test_double_click_in_the_main_window_opens_the_console(conn: Connection, qtb
     main.close()
     assert view.session.status.state is ConsoleState.DISCONNECTED
     run(manager.close_all())
+
+
+def test_the_release_combination_is_chosen_saved_and_used(conn: Connection, qtbot: QtBot, tmp_path: Path) -> None:
+    settings = Settings(QSettings(str(tmp_path / "s.conf"), QSettings.Format.IniFormat))
+    window = ConsoleWindow(settings=settings)
+    qtbot.addWidget(window)
+    view = open_desk(window, conn)
+    display = view.display
+    assert view.findChild(QAction, "release_ctrl+alt").isChecked()
+    view.findChild(QAction, "release_ctrl+alt+shift").trigger()
+    assert settings.release_combo() == "ctrl+alt+shift" and "Ctrl+Alt+Shift" in display.release_label
+    display.set_grabbed(True)
+    assert "press Ctrl+Alt+Shift to release" in view.hint.text()
+    QTest.keyPress(display, Qt.Key.Key_Control)
+    QTest.keyPress(display, Qt.Key.Key_Alt, Qt.KeyboardModifier.ControlModifier)
+    assert display.grabbed  # Ctrl+Alt alone no longer releases
+    QTest.keyPress(display, Qt.Key.Key_Shift, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert not display.grabbed
+    other = ConsoleWindow(settings=settings)  # a new window starts with the saved choice
+    qtbot.addWidget(other)
+    assert other.open_guest(conn, UUIDS["desk"]).display.release_label == "Ctrl+Alt+Shift"
+
+
+def test_one_to_one_is_one_guest_pixel_per_device_pixel_on_hidpi(window: ConsoleWindow, conn: Connection,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    view = open_desk(window, conn)
+    monkeypatch.setattr(ConsoleDisplay, "devicePixelRatioF", lambda _self: 2.0)
+    view.actual_action.trigger()
+    display = view.display
+    # 320x200 guest pixels on a 2x screen: 160x100 logical pixels, i.e. 320x200 device pixels.
+    assert display.size().toTuple() == (160, 100) and display.effective_zoom() == pytest.approx(1.0)
+    assert view.zoom_label.text() == "100 %"
+    assert display.to_guest(QPointF(80, 50)) == (160, 100)
+    view.zoom_in_action.trigger()
+    assert display.size().toTuple() == (200, 125) and view.zoom_label.text() == "125 %"

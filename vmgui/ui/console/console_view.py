@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QMouseEvent
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -26,6 +26,7 @@ from vmgui.console.session import ConsoleSession
 from vmgui.console.state import ConsoleState, ConsoleStatus
 from vmgui.core.observable import Callbacks
 from vmgui.ui.console.display import ConsoleDisplay
+from vmgui.ui.settings import DEFAULT_RELEASE_COMBO, RELEASE_COMBOS
 
 OVERLAY_HIDE_MS = 1500
 
@@ -45,6 +46,7 @@ class Controller(Protocol):
 class ConsoleView(QWidget):
     title_changed = Signal()
     fullscreen_requested = Signal(bool)
+    release_combo_chosen = Signal(str)
     detach_requested = Signal()
 
     def __init__(self, controller: Controller, session: ConsoleSession, parent: QWidget | None = None, *,
@@ -81,6 +83,7 @@ class ConsoleView(QWidget):
         self.display.grab_changed.connect(lambda _g: self._update_hint())
         self.display.zoom_changed.connect(self._zoom_changed)
         controller.status_changed.connect(self._status_changed)
+        self.set_release_combo(DEFAULT_RELEASE_COMBO)
         self._status_changed(controller.status)
 
     @property
@@ -114,8 +117,20 @@ class ConsoleView(QWidget):
             act = self.send_key_menu.addAction(label)
             act.setData(combo)
             act.triggered.connect(lambda _c=False, c=combo: self.display.send_combo(c))
+        self.send_key_menu.addSeparator()
+        self.release_menu = self.send_key_menu.addMenu("Release the keyboard with")
+        self.release_menu.setObjectName("release_menu")
+        group = QActionGroup(self)
+        for combo, label in RELEASE_COMBOS.items():
+            act = self.release_menu.addAction(label)
+            act.setCheckable(True)
+            act.setData(combo)
+            act.setObjectName(f"release_{combo}")
+            group.addAction(act)
+            act.triggered.connect(lambda _c=False, c=combo: self.release_combo_chosen.emit(c))
         send = QToolButton()
-        send.setText("Send key")
+        send.setText("Keys")
+        send.setToolTip("Send key combinations the desktop would take, and choose how to release the keyboard")
         send.setMenu(self.send_key_menu)
         send.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         bar.addWidget(send)
@@ -166,6 +181,12 @@ class ConsoleView(QWidget):
         return bar
 
     # ---- actions --------------------------------------------------------------------------------
+
+    def set_release_combo(self, combo: str) -> None:
+        self.display.set_release_combo(combo, RELEASE_COMBOS[combo])
+        for act in self.release_menu.actions():
+            act.setChecked(act.data() == combo)
+        self._update_hint()
 
     def toggle_fullscreen(self) -> None:
         self.set_fullscreen(not self.fullscreen)
@@ -250,7 +271,7 @@ class ConsoleView(QWidget):
         if status.state is not ConsoleState.CONNECTED:
             self.hint.setText(status.text())
         elif self.display.grabbed:
-            self.hint.setText("Keyboard grabbed: press Ctrl+Alt to release it.")
+            self.hint.setText(f"Keyboard grabbed: press {self.display.release_label} to release it.")
         else:
             self.hint.setText("Click in the console to send all keys to the guest.")
 

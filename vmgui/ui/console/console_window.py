@@ -12,6 +12,7 @@ from vmgui.console.guest_console import GuestConsole
 from vmgui.console.vnc_session import VncSession
 from vmgui.core.connection import Connection
 from vmgui.ui.console.console_view import ConsoleView
+from vmgui.ui.settings import Settings
 
 
 class ConsoleWindow(QMainWindow):
@@ -19,7 +20,8 @@ class ConsoleWindow(QMainWindow):
 
     emptied = Signal()
 
-    def __init__(self, parent: QWidget | None = None, *, new_window: Callable[[], ConsoleWindow] | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, settings: Settings | None = None,
+                 new_window: Callable[[], ConsoleWindow] | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("console_window")
         self.setWindowTitle("Consoles — vmgui")
@@ -32,7 +34,9 @@ class ConsoleWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda _i: self._update_title())
         self.setCentralWidget(self.tabs)
         self.resize(1060, 860)
-        self._new_window = new_window or (lambda: ConsoleWindow(self.parentWidget(), new_window=self._new_window))
+        self.settings = settings
+        self._new_window = new_window or (
+            lambda: ConsoleWindow(self.parentWidget(), settings=self.settings, new_window=self._new_window))
 
     # ---- views ----------------------------------------------------------------------------------
 
@@ -74,11 +78,15 @@ class ConsoleWindow(QMainWindow):
         view.title_changed.connect(lambda v=view: self._view_changed(v))
         view.fullscreen_requested.connect(lambda on, v=view: self._fullscreen(v, on))
         view.detach_requested.connect(lambda v=view: self.detach(v))
+        view.release_combo_chosen.connect(self.set_release_combo)
+        if self.settings is not None:
+            view.set_release_combo(self.settings.release_combo())
         self._update_title()
 
     def take_view(self, view: ConsoleView) -> None:
         """Remove the tab without closing its console (to move it elsewhere)."""
-        for signal in (view.title_changed, view.fullscreen_requested, view.detach_requested):
+        for signal in (view.title_changed, view.fullscreen_requested, view.detach_requested,
+                       view.release_combo_chosen):
             signal.disconnect()
         index = self.tabs.indexOf(view)
         if index >= 0:
@@ -103,6 +111,13 @@ class ConsoleWindow(QMainWindow):
         window.resize(self.size())
         window.show()
         return window
+
+    def set_release_combo(self, combo: str) -> None:
+        """Use this release combination in every console (and remember it)."""
+        if self.settings is not None:
+            self.settings.set_release_combo(combo)
+        for view in self.views():
+            view.set_release_combo(combo)
 
     # ---- window ---------------------------------------------------------------------------------
 

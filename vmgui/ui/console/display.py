@@ -66,7 +66,9 @@ class ConsoleDisplay(QWidget):
         self.fit = True
         self.zoom = 1.0
         self.grabbed = False
-        self.release_combo = frozenset(q for _, q in keymap.combo("ctrl+alt"))
+        self.release_combo: frozenset[int] = frozenset()
+        self.release_label = ""
+        self.set_release_combo("ctrl+alt", "Ctrl+Alt")
         self._image: QImage | None = None
         self._fb: Framebuffer | None = None
         self._pressed: dict[int, int] = {}  # qnum -> keysym of keys sent down and not yet up
@@ -238,6 +240,11 @@ class ConsoleDisplay(QWidget):
         else:
             self.releaseKeyboard()
         self.grab_changed.emit(grabbed)
+
+    def set_release_combo(self, combo: str, label: str) -> None:
+        """The keys that, held together, give the keyboard back (e.g. "ctrl+alt")."""
+        self.release_combo = frozenset(_LEFT_OF.get(q, q) for _, q in keymap.combo(combo))
+        self.release_label = label
 
     def release_keys(self) -> None:
         """Send key-ups for every key the guest thinks is down (after focus loss, grab release)."""
