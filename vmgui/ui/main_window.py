@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QSizePolicy,
+    QStackedWidget,
     QToolBar,
     QToolButton,
     QTreeView,
@@ -30,12 +31,14 @@ from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.guest_actions import GuestActions, Selection
+from vmgui.ui.guest_grid import GuestGrid
 from vmgui.ui.guest_model import SPARKLINE_COLUMNS, Column, GuestTreeModel
 from vmgui.ui.settings import Settings
 from vmgui.ui.sparkline import SparklineDelegate
 from vmgui.ui.state_icons import state_icon
 from vmgui.ui.tags_dialog import TagsDialog
 from vmgui.ui.tasks import TaskGroup
+from vmgui.ui.thumbnails import Thumbnails
 
 STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every 5 seconds"),
                    (10.0, "Every 10 seconds"), (0.0, "Off"))
@@ -62,7 +65,15 @@ class MainWindow(QMainWindow):
 
         self.model = GuestTreeModel(manager, self)
         self.tree = self._make_tree()
-        self.setCentralWidget(self.tree)
+        self.thumbnails = Thumbnails(self.tasks, parent=self)
+        self.grid = GuestGrid(manager, self.thumbnails)
+        self.grid.guest_activated.connect(self.open_console)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._grid_context_menu)
+        self.views = QStackedWidget()
+        self.views.addWidget(self.tree)
+        self.views.addWidget(self.grid)
+        self.setCentralWidget(self.views)
 
         self.guest_actions = GuestActions(self, self.selected_guests, self.tasks)
         self._make_actions()
@@ -86,6 +97,7 @@ class MainWindow(QMainWindow):
         self._countdown.timeout.connect(self._tick_countdown)
         self._countdown.start()
         self.tree.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.grid.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
         geometry = settings.window_geometry()
         if geometry is None or not self.restoreGeometry(geometry):
@@ -180,6 +192,17 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = self.menuBar().addMenu("&View")
+        modes = QActionGroup(self)
+        for text, name, shortcut, grid in (("Guest List", "view_list", "Ctrl+1", False),
+                                           ("Screens", "view_screens", "Ctrl+2", True)):
+            qaction = view_menu.addAction(text)
+            qaction.setObjectName(name)
+            qaction.setCheckable(True)
+            qaction.setChecked(not grid)
+            qaction.setShortcut(QKeySequence(shortcut))
+            qaction.triggered.connect(lambda _checked=False, g=grid: self.show_screens(g))
+            modes.addAction(qaction)
+        view_menu.addSeparator()
         stats_menu = view_menu.addMenu("Stats Interval")
         group = QActionGroup(self)
         for seconds, label in STATS_INTERVALS:
@@ -199,7 +222,14 @@ class MainWindow(QMainWindow):
 
     # ---- selection ------------------------------------------------------------------------------
 
+    def show_screens(self, on: bool) -> None:
+        """Switch between the guest list and the grid of screens (thumbnails of running guests)."""
+        self.views.setCurrentWidget(self.grid if on else self.tree)
+        self._selection_changed()
+
     def selected_guests(self) -> Selection:
+        if self.views.currentWidget() is self.grid:
+            return self.grid.selected_guests()
         result: Selection = []
         for index in self.tree.selectionModel().selectedRows(0):
             guest, conn = self.model.guest_at(index), self.model.connection_at(index)
@@ -258,6 +288,7 @@ class MainWindow(QMainWindow):
 
     def _filter_changed(self, text: str) -> None:
         self.model.set_query(text)
+        self.grid.grid_model.set_query(text)
         self.tree.expandAll()
         self._refresh_status()
 
@@ -348,6 +379,16 @@ class MainWindow(QMainWindow):
             menu.addSeparator()
             menu.addAction(self.tags_action)
         menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    def _grid_context_menu(self, pos: QPoint) -> None:
+        if not self.grid.indexAt(pos).isValid():
+            return
+        menu = QMenu(self)
+        menu.addAction(self.console_action)
+        menu.addSeparator()
+        for qaction in self.guest_actions.actions.values():
+            menu.addAction(qaction)
+        menu.popup(self.grid.viewport().mapToGlobal(pos))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window(self.saveGeometry(), self.tree.header().saveState())
