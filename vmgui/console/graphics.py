@@ -93,6 +93,8 @@ def tcp_endpoint(device: Graphics, uri: str) -> Endpoint:
     Raises ValueError with a message fit for the user when it cannot be reached directly.
     """
     remote = host_of_uri(uri)
+    if remote in _LOOPBACK:
+        remote = ""  # qemu+ssh://localhost/system and the like: the hypervisor runs on this machine
     if device.socket:
         if remote:
             raise ValueError(f"The console listens on a unix socket on {remote}; vmgui cannot reach it from here.")
