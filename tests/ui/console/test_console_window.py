@@ -178,7 +178,11 @@ def test_fullscreen_hides_the_chrome_and_comes_back(window: ConsoleWindow, conn:
     view.fullscreen_action.trigger()
     assert window.isFullScreen() and not window.tabs.tabBar().isVisible()
     assert view.toolbar.parent() is view and view._layout.indexOf(view.toolbar) == -1
-    assert view.fullscreen_action.isChecked()
+    assert view.fullscreen_action.isChecked() and view.toolbar.isVisible()
+    wait_until(lambda: not view.toolbar.isVisible(), timeout=5, what="the overlay toolbar hiding itself")
+    QTest.mouseMove(view.display, QPoint(200, 1))  # the pointer at the top edge brings it back
+    wait_until(lambda: view.toolbar.isVisible(), what="the overlay toolbar coming back")
+    assert view.toolbar.geometry().top() == 0 and view.toolbar.width() == view.width()
     view.fullscreen_action.trigger()
     assert not window.isFullScreen() and window.tabs.tabBar().isVisible()
     assert view._layout.indexOf(view.toolbar) == 0 and view.toolbar.isVisible()
