@@ -42,6 +42,10 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/scale.py
 
+.PHONY: bench-console
+bench-console: $(STAMP)  # vmgui's VNC console against gvncviewer under Xvfb (needs xvfb, gvncviewer)
+	$(PY) bench/console.py $(ARGS)
+
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/vmgui --connect test://$(CURDIR)/tests/data/host.xml --screenshot docs/main-window.png
 
