@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from vmgui.ui.asyncio_loop import create_loop
 
 DATA = Path(__file__).parent / "data"
+pytest_plugins = ("tests.console.fixtures",)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,8 @@
-"""A fake RFB 3.8 (VNC) server in threads, written from RFC 6143, to exercise vmgui's VNC client with no guest."""
+"""A fake RFB 3.8 (VNC) server in threads, written from RFC 6143, to exercise vmgui's VNC client with no guest.
+
+It also speaks VeNCrypt (security type 19, as QEMU does with vnc_tls=1) with X.509 TLS: the sub-types
+X509None and X509Vnc, written from the VeNCrypt extension as QEMU and TigerVNC document it.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ import logging
 import os
 import random
 import re
+import select
 import socket
+import ssl
 import struct
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
@@ -32,6 +39,18 @@ ENC_QEMU_EXT_KEY: Final = -258
 
 AUTH_NONE: Final = 1
 AUTH_VNC: Final = 2
+AUTH_VENCRYPT: Final = 19
+
+VENCRYPT_X509NONE: Final = 260
+VENCRYPT_X509VNC: Final = 261
+
+# auth= name -> (RFB security type, VeNCrypt sub-type or None)
+AUTHS: Final[dict[str, tuple[int, int | None]]] = {
+    "none": (AUTH_NONE, None),
+    "vnc": (AUTH_VNC, None),
+    "vencrypt-x509none": (AUTH_VENCRYPT, VENCRYPT_X509NONE),
+    "vencrypt-x509vnc": (AUTH_VENCRYPT, VENCRYPT_X509VNC),
+}
 
 # Misbehaviours, by when they strike: before the version, at ServerInit, or on the first update request.
 MISBEHAVIOURS: Final = frozenset(
@@ -213,6 +232,13 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
+def _flush_tls(sock: socket.socket, outgoing: ssl.MemoryBIO) -> None:
+    """Send what the TLS engine has written to its outgoing buffer."""
+    data = outgoing.read()
+    if data:
+        sock.sendall(data)
+
+
 def _update_header(nrects: int) -> bytes:
     return struct.pack(">BxH", 0, nrects)
 
@@ -332,9 +358,11 @@ class FakeRfbServer:
         host: str = "127.0.0.1",
         port: int = 0,
         slow_seconds: float = 10.0,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
     ) -> None:
-        if auth not in ("none", "vnc"):
-            raise ValueError(f"auth must be 'none' or 'vnc', not {auth!r}")
+        if auth not in AUTHS:
+            raise ValueError(f"auth must be one of {sorted(AUTHS)}, not {auth!r}")
         if misbehave is not None and misbehave not in MISBEHAVIOURS:
             raise ValueError(f"unknown misbehaviour {misbehave!r}; known: {sorted(MISBEHAVIOURS)}")
         _check_size(width, height)
@@ -358,6 +386,12 @@ class FakeRfbServer:
         self._frames: list[bytes] = make_stream_frames(width, height, stream_frames) if stream else []
         self._converted_frames: dict[PixelFormat, list[bytes]] = {RGB32_LE: self._frames}
         self._frames_sent = 0
+        self._tls: ssl.SSLContext | None = None
+        if AUTHS[auth][0] == AUTH_VENCRYPT:
+            if tls_cert is None or tls_key is None:
+                raise ValueError(f"auth={auth!r} needs tls_cert and tls_key")
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(tls_cert, tls_key)
 
     # --- life -----------------------------------------------------------------------------------
 
@@ -674,8 +708,10 @@ class FakeRfbServer:
             raise ProtocolError(f"client sent a bad protocol version {version!r}")
         minor = int(m[2])
         conn.minor = 8 if minor >= 8 else 7 if minor == 7 else 3
-        sec = AUTH_VNC if self.auth == "vnc" else AUTH_NONE
+        sec, subtype = AUTHS[self.auth]
         if conn.minor == 3:
+            if sec == AUTH_VENCRYPT:
+                raise ProtocolError("client speaks RFB 3.3, which cannot negotiate VeNCrypt")
             sock.sendall(struct.pack(">I", sec))
         else:
             sock.sendall(bytes((1, sec)))
@@ -683,7 +719,14 @@ class FakeRfbServer:
             if chosen != sec:
                 self._security_failed(conn, f"Security type {chosen} is not offered")
                 return False
-        if sec == AUTH_VNC:
+        inner = sec
+        if sec == AUTH_VENCRYPT:
+            assert subtype is not None
+            if not self._vencrypt(conn, subtype):
+                return False
+            sock = conn.sock  # from here on, the plaintext side of the TLS session
+            inner = AUTH_VNC if subtype == VENCRYPT_X509VNC else AUTH_NONE
+        if inner == AUTH_VNC:
             challenge = os.urandom(16)
             sock.sendall(challenge)
             response = _recv_exact(sock, 16)
@@ -691,7 +734,7 @@ class FakeRfbServer:
                 self._security_failed(conn, "Authentication failed")
                 return False
             sock.sendall(struct.pack(">I", 0))
-        elif conn.minor == 8:
+        elif conn.minor == 8 or sec == AUTH_VENCRYPT:
             sock.sendall(struct.pack(">I", 0))
         self._record(("auth", True))
         shared = _recv_exact(sock, 1)[0]
@@ -706,6 +749,104 @@ class FakeRfbServer:
             log.info("fake RFB server: misbehaving: closing right after ServerInit")
             return False
         return True
+
+    def _vencrypt(self, conn: _Connection, subtype: int) -> bool:
+        """VeNCrypt 0.2 up to a TLS session; conn.sock becomes its plaintext side. False: the connection ends."""
+        sock = conn.sock
+        sock.sendall(b"\x00\x02")
+        major, minor = _recv_exact(sock, 2)
+        if (major, minor) != (0, 2):
+            sock.sendall(b"\x01")
+            self._record(("auth", False))
+            log.info("fake RFB server: client wants VeNCrypt %d.%d, not 0.2", major, minor)
+            return False
+        sock.sendall(b"\x00" + struct.pack(">BI", 1, subtype))
+        (chosen,) = struct.unpack(">I", _recv_exact(sock, 4))
+        self._record(("vencrypt_subtype", chosen))
+        if chosen != subtype:
+            sock.sendall(b"\x00")
+            self._record(("auth", False))
+            log.info("fake RFB server: client chose VeNCrypt sub-type %d, not the offered %d", chosen, subtype)
+            return False
+        sock.sendall(b"\x01")
+        assert self._tls is not None
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self._tls.wrap_bio(incoming, outgoing, server_side=True)
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    _flush_tls(sock, outgoing)
+                    data = sock.recv(65536)
+                    if not data:
+                        raise ConnectionError("client closed the connection during the TLS handshake") from None
+                    incoming.write(data)
+            _flush_tls(sock, outgoing)
+        except (ssl.SSLError, ConnectionError) as e:
+            with contextlib.suppress(OSError):
+                _flush_tls(sock, outgoing)  # the alert, if any
+            self._record(("auth", False))
+            log.info("fake RFB server: TLS handshake failed or the client left right after it: %s", e)
+            return False
+        plain, relay_end = socket.socketpair()
+        self._spawn(self._tls_relay, threading.current_thread().name + "-tls", sock, tls, incoming, outgoing, relay_end)
+        conn.sock = plain
+        return True
+
+    def _tls_relay(
+        self,
+        raw: socket.socket,
+        tls: ssl.SSLObject,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        inner: socket.socket,
+    ) -> None:
+        """Carry bytes between the client's TLS session and the plaintext socket the connection reads and writes.
+
+        One thread does every TLS operation (an SSL object is not for two threads at once), while the
+        connection keeps its reader and writer threads on an ordinary socket.
+        """
+
+        def decrypt() -> None:
+            while True:
+                try:
+                    plain = tls.read(65536)
+                except ssl.SSLWantReadError:
+                    break
+                if not plain:
+                    raise ConnectionError("client closed the TLS session")
+                inner.sendall(plain)
+            _flush_tls(raw, outgoing)
+
+        try:
+            decrypt()  # what came with the end of the handshake
+            while not self._stopping.is_set():
+                ready, _, _ = select.select([raw, inner], [], [], 0.05)
+                if raw in ready:
+                    data = raw.recv(65536)
+                    if not data:
+                        break
+                    incoming.write(data)
+                    decrypt()
+                if inner in ready:
+                    data = inner.recv(65536)
+                    if not data:
+                        with contextlib.suppress(ssl.SSLError):
+                            tls.unwrap()
+                        break
+                    tls.write(data)
+                    _flush_tls(raw, outgoing)
+        except (ssl.SSLError, OSError) as e:  # ConnectionError included
+            log.debug("fake RFB server: TLS relay ended: %s", e)
+        finally:
+            with contextlib.suppress(OSError):
+                _flush_tls(raw, outgoing)
+            for s in (inner, raw):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
 
     def _security_failed(self, conn: _Connection, reason: str) -> None:
         self._record(("auth", False))
@@ -953,8 +1094,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--name", default="fake")
-    parser.add_argument("--auth", choices=("none", "vnc"), default="none")
+    parser.add_argument("--auth", choices=sorted(AUTHS), default="none")
     parser.add_argument("--password", default="")
+    parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM) for the vencrypt-* auths")
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     parser.add_argument("--misbehave", choices=sorted(MISBEHAVIOURS))
     parser.add_argument("--stream", action="store_true", help="a new full frame for every update request")
     parser.add_argument("--frames", type=int, default=30, help="frames precomputed for --stream")
@@ -972,6 +1115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream_frames=args.frames,
         host=args.host,
         port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     if not args.stream:
         server.fill((38, 110, 140))

@@ -25,14 +25,6 @@ def server() -> Iterator[FakeRfbServer]:
         yield srv
 
 
-@pytest.fixture
-def conn(aloop: asyncio.AbstractEventLoop, tmp_path: Path, server: FakeRfbServer) -> Iterator[Connection]:
-    connection = Connection(write_host(tmp_path, server.port), stats_interval=0)
-    run(connection.connect())
-    wait_until(lambda: connection.list_loaded, what="guest list")
-    yield connection
-    run(connection.close())
-
 
 def open_console(conn: Connection, name: str) -> tuple[GuestConsole, VncSession, list[ConsoleStatus]]:
     session = VncSession()
@@ -106,3 +98,17 @@ def test_guests_without_a_vnc_display_get_a_reason(conn: Connection, name: str, 
                what="error")
     assert expected in console.status.message
     console.close()
+
+
+def test_an_error_a_retry_cannot_fix_is_not_retried(aloop: asyncio.AbstractEventLoop, tmp_path: Path) -> None:
+    with FakeRfbServer(64, 48, misbehave="huge-desktop") as hostile:
+        connection = Connection(write_host(tmp_path, hostile.port), stats_interval=0)
+        run(connection.connect())
+        wait_until(lambda: connection.list_loaded, what="guest list")
+        console, _session, seen = open_console(connection, "desk")
+        wait_until(lambda: console.status.state is ConsoleState.DISCONNECTED and console.status.permanent,
+                   what="a permanent failure")
+        assert "65535x65535" in console.status.message and not console.retrying
+        assert not any("trying again" in s.message for s in seen)
+        console.close()
+        run(connection.close())

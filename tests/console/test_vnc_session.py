@@ -391,7 +391,8 @@ def test_an_unsupported_security_type_is_not_a_password_prompt(session: VncSessi
         thread.join(2)
     assert got == [b"RFB 003.008\n"]
     assert session.status == ConsoleStatus(ConsoleState.DISCONNECTED,
-                                           "the server wants an authentication vmgui does not support (RFB types [30])")
+                                           "the server wants an authentication vmgui does not support (RFB types [30])",
+                                           permanent=True)  # trying again would not help
 
 
 def test_a_closed_port_is_refused_quickly(session: VncSession) -> None:

@@ -148,7 +148,7 @@ class GuestConsole:
     def _session_status(self, status: ConsoleStatus) -> None:
         if status.state is ConsoleState.CONNECTED:
             self._attempt = 0
-        if (status.state is ConsoleState.DISCONNECTED and status != CLOSED and not self._closed
+        if (status.state is ConsoleState.DISCONNECTED and status != CLOSED and not status.permanent and not self._closed
                 and self._guest_running() and self._attempt < len(self._retry_delays)):
             delay = self._retry_delays[self._attempt]
             self._attempt += 1

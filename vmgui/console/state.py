@@ -18,6 +18,7 @@ class ConsoleState(Enum):
 class ConsoleStatus:
     state: ConsoleState
     message: str = ""  # why, in words for the user ('' when the state says it all)
+    permanent: bool = False  # trying again will not help (a certificate, an unsupported server)
 
     def text(self) -> str:
         return f"{self.state.value}: {self.message}" if self.message else self.state.value

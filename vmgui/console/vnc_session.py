@@ -40,6 +40,19 @@ _AUTH_ORDER = [_A.VENCRYPT, _A.VNC, _A.NONE]
 _VENCRYPT_ORDER = [_V.X509VNC, _V.X509NONE, _V.TLSVNC, _V.TLSNONE]
 _NEEDS_PASSWORD = {_A.VNC, _V.X509VNC, _V.TLSVNC}
 HANDSHAKE_TIMEOUT_S = 15
+# Where gtk-vnc looks for the CA of a VeNCrypt X.509 console, in this order ("~" being the home directory in
+# the password database, not $HOME); with neither it falls back to the system's trust store.
+CA_PATHS = "/etc/pki/CA/cacert.pem or ~/.pki/CA/cacert.pem"
+
+
+def _explain_error(message: str) -> str:
+    """GVnc's error, said as the failed check of the console's TLS certificate when it is one."""
+    if not message.startswith("The certificate"):
+        return message
+    text = f"the console's TLS certificate could not be verified: {message}"
+    if "not trusted" in message or "known issuer" in message:
+        text += f" (CA certificate expected at {CA_PATHS})"
+    return text
 
 
 def _values(array: Any) -> list[int]:
@@ -73,6 +86,7 @@ class VncSession:
         self._request_queued = False
         self._timeout_id = 0
         self._error = ""
+        self._error_permanent = False
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -81,6 +95,7 @@ class VncSession:
         self.close()
         conn = GVnc.Connection()
         self._conn, self._endpoint, self._error, self.frames = conn, endpoint, "", 0
+        self._error_permanent = False
         self._password = endpoint.password
         self._awaiting_password = False
         for signal, handler in (
@@ -101,7 +116,7 @@ class VncSession:
         else:
             opened = conn.open_host(endpoint.host, str(endpoint.port))
         if not opened:
-            self._fail(f"could not open {endpoint.describe()}")
+            self._fail(f"could not open {endpoint.describe()}", permanent=True)
             return
         self._timeout_id = GLib.timeout_add(int(self._handshake_timeout * 1000), self._on_handshake_timeout, conn)
 
@@ -172,7 +187,8 @@ class VncSession:
             if int(auth) in offered:
                 conn.set_auth_type(auth)
                 return
-        self._fail(f"the server wants an authentication vmgui does not support (RFB types {offered})")
+        self._fail(f"the server wants an authentication vmgui does not support (RFB types {offered})",
+                   permanent=True)
 
     def _on_choose_subtype(self, conn: Any, auth_type: int, subtypes: Any) -> None:
         if not self._mine(conn):
@@ -182,7 +198,7 @@ class VncSession:
             if int(sub) in offered:
                 conn.set_auth_subtype(sub)
                 return
-        self._fail("the server offers no TLS authentication vmgui supports")
+        self._fail("the server offers no TLS authentication vmgui supports", permanent=True)
 
     def _on_credential(self, conn: Any, creds: Any) -> None:
         if not self._mine(conn):
@@ -196,9 +212,10 @@ class VncSession:
                     self._awaiting_password = True
                     self._set_status(ConsoleState.AUTH_NEEDED, "the console asks for a password")
             elif cred == int(GVnc.ConnectionCredential.CLIENTNAME):
-                conn.set_credential(cred, "vmgui")
+                # Names the client certificate's folder: {/etc/pki,~/.pki}/libvirt-vnc/, as for virt-viewer.
+                conn.set_credential(cred, "libvirt-vnc")
             else:
-                self._fail("the console asks for a user name, which vmgui does not support yet")
+                self._fail("the console asks for a user name, which vmgui does not support yet", permanent=True)
                 return
 
     def _on_auth_failure(self, conn: Any, reason: str | None) -> None:
@@ -226,7 +243,7 @@ class VncSession:
             fb = Framebuffer(width, height)
             fb.attach(conn)
         except (ValueError, RuntimeError, OSError) as err:
-            self._fail(str(err))
+            self._fail(str(err), permanent=True)
             return False
         self.framebuffer = fb
         self.resized.emit(fb)
@@ -282,7 +299,9 @@ class VncSession:
 
     def _on_error(self, conn: Any, message: str) -> None:
         if self._mine(conn):
-            self._error = self._error or message
+            if not self._error:
+                self._error = _explain_error(message)
+                self._error_permanent = message.startswith("The certificate")
             log.info("VNC error: %s", message)
 
     def _on_disconnected(self, conn: Any) -> None:
@@ -295,7 +314,8 @@ class VncSession:
         if self.status.state is ConsoleState.AUTH_NEEDED or "authentication" in self._error:
             self._set_status(ConsoleState.AUTH_NEEDED, self._error or "the console asks for a password")
         else:
-            self._set_status(ConsoleState.DISCONNECTED, self._error or "the console closed the connection")
+            self._set_status(ConsoleState.DISCONNECTED, self._error or "the console closed the connection",
+                             self._error_permanent)
 
     def _on_handshake_timeout(self, conn: Any) -> bool:
         self._timeout_id = 0
@@ -310,17 +330,17 @@ class VncSession:
             GLib.source_remove(self._timeout_id)
             self._timeout_id = 0
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, permanent: bool = False) -> None:
         conn, self._conn = self._conn, None
         self._cancel_timeout()
         if conn is not None:
             self._retired.append((conn, self.framebuffer))
             conn.shutdown()
         self.framebuffer = None
-        self._set_status(ConsoleState.DISCONNECTED, message)
+        self._set_status(ConsoleState.DISCONNECTED, message, permanent)
 
-    def _set_status(self, state: ConsoleState, message: str) -> None:
-        status = ConsoleStatus(state, message)
+    def _set_status(self, state: ConsoleState, message: str, permanent: bool = False) -> None:
+        status = ConsoleStatus(state, message, permanent)
         if status != self.status:
             self.status = status
             self.status_changed.emit(status)

@@ -38,14 +38,6 @@ def server() -> Iterator[FakeRfbServer]:
         yield srv
 
 
-@pytest.fixture
-def conn(aloop: asyncio.AbstractEventLoop, tmp_path: Path, server: FakeRfbServer) -> Iterator[Connection]:
-    connection = Connection(write_host(tmp_path, server.port), stats_interval=0)
-    run(connection.connect())
-    wait_until(lambda: connection.list_loaded, what="guest list")
-    yield connection
-    run(connection.close())
-
 
 @pytest.fixture
 def window(qtbot: QtBot) -> Iterator[ConsoleWindow]:
