@@ -38,7 +38,6 @@ _V = GVnc.ConnectionAuthVencrypt
 # Most secure first. SASL and the TLS-less vendor schemes are not offered to GVnc.
 _AUTH_ORDER = [_A.VENCRYPT, _A.VNC, _A.NONE]
 _VENCRYPT_ORDER = [_V.X509VNC, _V.X509NONE, _V.TLSVNC, _V.TLSNONE]
-_NEEDS_PASSWORD = {_A.VNC, _V.X509VNC, _V.TLSVNC}
 HANDSHAKE_TIMEOUT_S = 15
 # Where gtk-vnc looks for the CA of a VeNCrypt X.509 console, in this order ("~" being the home directory in
 # the password database, not $HOME); with neither it falls back to the system's trust store.
@@ -62,6 +61,11 @@ def _values(array: Any) -> list[int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return [int(array.get_nth(i)) for i in range(array.n_values)]
+
+
+def _first_offered(preferred: list[Any], offered: list[int]) -> Any | None:
+    """The first of our preferred choices the server offers."""
+    return next((choice for choice in preferred if int(choice) in offered), None)
 
 
 class VncSession:
@@ -180,25 +184,22 @@ class VncSession:
         return conn is self._conn
 
     def _on_choose_type(self, conn: Any, types: Any) -> None:
-        if not self._mine(conn):
-            return
-        offered = _values(types)
-        for auth in _AUTH_ORDER:
-            if int(auth) in offered:
+        if self._mine(conn):
+            offered = _values(types)
+            auth = _first_offered(_AUTH_ORDER, offered)
+            if auth is not None:
                 conn.set_auth_type(auth)
-                return
-        self._fail(f"the server wants an authentication vmgui does not support (RFB types {offered})",
-                   permanent=True)
+            else:
+                self._fail(f"the server wants an authentication vmgui does not support (RFB types {offered})",
+                           permanent=True)
 
     def _on_choose_subtype(self, conn: Any, auth_type: int, subtypes: Any) -> None:
-        if not self._mine(conn):
-            return
-        offered = _values(subtypes)
-        for sub in _VENCRYPT_ORDER:
-            if int(sub) in offered:
+        if self._mine(conn):
+            sub = _first_offered(_VENCRYPT_ORDER, _values(subtypes))
+            if sub is not None:
                 conn.set_auth_subtype(sub)
-                return
-        self._fail("the server offers no TLS authentication vmgui supports", permanent=True)
+            else:
+                self._fail("the server offers no TLS authentication vmgui supports", permanent=True)
 
     def _on_credential(self, conn: Any, creds: Any) -> None:
         if not self._mine(conn):
