@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QApplication
 
 from tests.console.fake_rfb import RGB, Event, FakeRfbServer
 from tests.helpers import wait_until
+from vmgui.console.framebuffer import Framebuffer
 from vmgui.console.graphics import Endpoint
-from vmgui.console.gvnc_framebuffer import Framebuffer
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus
 from vmgui.console.vnc_session import VncSession
 

@@ -84,6 +84,7 @@ def domain_xml(
     *,
     serial_log: Path | None,
     vnc: bool = True,
+    spice: bool = False,
     memory_mib: int = 96,
     domain_type: str = "qemu",
     qemu_runs_as: tuple[int, int] | None = None,
@@ -122,6 +123,12 @@ def domain_xml(
         graphics = ET.SubElement(devices, "graphics", type="vnc", port="-1", autoport="yes")
         graphics.set("listen", "127.0.0.1")
         ET.SubElement(graphics, "listen", type="address", address="127.0.0.1")
+    if spice:
+        graphics = ET.SubElement(devices, "graphics", type="spice", port="-1", autoport="yes")
+        graphics.set("listen", "127.0.0.1")
+        ET.SubElement(graphics, "listen", type="address", address="127.0.0.1")
+        ET.SubElement(devices, "channel", type="spicevmc").append(
+            ET.Element("target", type="virtio", name="com.redhat.spice.0"))
     video = ET.SubElement(devices, "video")
     # Standard VGA has the VBE modes that `vga=0x318` asks the kernel's vesafb for.
     ET.SubElement(video, "model", type="vga", vram="16384", heads="1", primary="yes")

@@ -1,4 +1,4 @@
-"""A framebuffer in memory vmgui owns, handed to gtk-vnc's GVnc with a few ctypes calls.
+"""Hands a Framebuffer that vmgui owns to gtk-vnc's GVnc, with a few ctypes calls.
 
 GI cannot do this: `GVnc.BaseFramebuffer.new(buffer, ...)` takes a C array without a length, so
 PyGObject would pass a temporary copy and GVnc would keep a pointer into freed memory. Here the pixels
@@ -13,9 +13,7 @@ import ctypes.util
 from functools import cache
 from typing import Any
 
-# 32 bits a pixel, little-endian, 0x00RRGGBB: the layout of Qt's QImage.Format_RGB32 on x86 and ARM.
-BYTES_PER_PIXEL = 4
-MAX_PIXELS = 16384 * 16384  # refuse anything bigger (RFB allows 65535 x 65535: 16 GiB at 32 bpp)
+from vmgui.console.framebuffer import Framebuffer
 
 
 class _PixelFormat(ctypes.Structure):
@@ -73,36 +71,17 @@ def _gobject_pointer(obj: Any) -> int:
     return int(pointer)
 
 
-class Framebuffer:
-    """width x height pixels of 0x00RRGGBB, row after row (`stride` bytes apart), owned by Python."""
-
-    def __init__(self, width: int, height: int) -> None:
-        if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
-            raise ValueError(f"the server asked for a {width}x{height} screen, which is out of range")
-        self.width = width
-        self.height = height
-        self.stride = width * BYTES_PER_PIXEL
-        self.memory = (ctypes.c_uint8 * (self.stride * height))()
-
-    @property
-    def address(self) -> int:
-        return ctypes.addressof(self.memory)
-
-    def view(self) -> memoryview:
-        return memoryview(self.memory).cast("B")
-
-    def attach(self, connection: Any) -> None:
-        """Make GVnc decode into this memory: ask the server for our pixel format and set the framebuffer."""
-        lib = _lib()
-        conn = _gobject_pointer(connection)
-        fmt = local_format()
-        lib.vnc_connection_set_pixel_format(conn, ctypes.byref(fmt))
-        remote = lib.vnc_connection_get_pixel_format(conn)  # what the server sends now
-        fb = lib.vnc_base_framebuffer_new(self.address, self.width, self.height, self.stride,
-                                          ctypes.byref(fmt), remote)
-        if not fb:
-            raise RuntimeError("gtk-vnc could not create a framebuffer")
-        try:
-            lib.vnc_connection_set_framebuffer(conn, fb)  # the connection takes its own reference
-        finally:
-            lib.g_object_unref(fb)
+def attach(fb: Framebuffer, connection: Any) -> None:
+    """Make GVnc decode into `fb`: ask the server for our pixel format (32 bits, 0x00RRGGBB) and set it."""
+    lib = _lib()
+    conn = _gobject_pointer(connection)
+    fmt = local_format()
+    lib.vnc_connection_set_pixel_format(conn, ctypes.byref(fmt))
+    remote = lib.vnc_connection_get_pixel_format(conn)  # what the server sends now
+    gvnc_fb = lib.vnc_base_framebuffer_new(fb.address, fb.width, fb.height, fb.stride, ctypes.byref(fmt), remote)
+    if not gvnc_fb:
+        raise RuntimeError("gtk-vnc could not create a framebuffer")
+    try:
+        lib.vnc_connection_set_framebuffer(conn, gvnc_fb)  # the connection takes its own reference
+    finally:
+        lib.g_object_unref(gvnc_fb)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from vmgui.console.framebuffer import Framebuffer
 from vmgui.console.graphics import Endpoint
-from vmgui.console.gvnc_framebuffer import Framebuffer
 from vmgui.console.state import ConsoleStatus, CursorImage
 from vmgui.core.observable import Callbacks
 

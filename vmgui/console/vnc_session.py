@@ -19,8 +19,9 @@ gi.require_version("GVnc", "1.0")
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib, GObject, GVnc  # noqa: E402
 
+from vmgui.console.framebuffer import Framebuffer  # noqa: E402
 from vmgui.console.graphics import Endpoint  # noqa: E402
-from vmgui.console.gvnc_framebuffer import Framebuffer  # noqa: E402
+from vmgui.console.gvnc_framebuffer import attach  # noqa: E402
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus, CursorImage  # noqa: E402
 from vmgui.core.observable import Callbacks  # noqa: E402
 
@@ -242,7 +243,7 @@ class VncSession:
     def _new_framebuffer(self, conn: Any, width: int, height: int) -> bool:
         try:
             fb = Framebuffer(width, height)
-            fb.attach(conn)
+            attach(fb, conn)
         except (ValueError, RuntimeError, OSError) as err:
             self._fail(str(err), permanent=True)
             return False

@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QWidget
 
 from vmgui.console import keymap
-from vmgui.console.gvnc_framebuffer import Framebuffer
+from vmgui.console.framebuffer import Framebuffer
 from vmgui.console.session import (
     BUTTON_LEFT,
     BUTTON_MIDDLE,
