@@ -114,21 +114,21 @@ SPICE_THEN_VNC = domain("<graphics type='spice' port='5900'/>", "<graphics type=
                         "<graphics type='vnc' port='5903'/>")
 
 
-def test_console_graphics_prefers_vnc_by_default() -> None:
+def test_console_graphics_takes_the_first_vnc_or_spice_device_as_virt_manager_does() -> None:
     g = console_graphics(SPICE_THEN_VNC)
+    assert g is not None and (g.index, g.type, g.port) == (0, "spice", 5900)
+    g = console_graphics(SPICE_THEN_VNC, ("vnc",))
     assert g is not None and (g.index, g.type, g.port) == (1, "vnc", 5902)  # the first VNC one
 
 
-def test_console_graphics_follows_the_preference_order_not_the_document_order() -> None:
-    g = console_graphics(SPICE_THEN_VNC, ("spice", "vnc"))
-    assert g is not None and (g.index, g.type) == (0, "spice")
+def test_console_graphics_follows_the_document_order() -> None:
     vnc_first = domain("<graphics type='vnc' port='5902'/>", "<graphics type='spice' port='5900'/>")
     g = console_graphics(vnc_first, ("spice", "vnc"))
-    assert g is not None and (g.index, g.type) == (1, "spice")
+    assert g is not None and (g.index, g.type) == (0, "vnc")
 
 
 def test_console_graphics_none_when_no_preferred_kind() -> None:
-    assert console_graphics(domain("<graphics type='spice' port='5900'/>")) is None
+    assert console_graphics(domain("<graphics type='spice' port='5900'/>"), ("vnc",)) is None
     assert console_graphics(domain()) is None
     assert console_graphics(domain("<graphics type='sdl' display=':0'/>"), ("vnc", "spice")) is None
 

@@ -11,7 +11,10 @@ import pytest
 from tests.console.console_host import UUIDS, write_host
 from tests.console.fake_rfb import FakeRfbServer
 from tests.helpers import run, wait_until
+from vmgui.console.any_session import AnySession
+from vmgui.console.graphics import Endpoint
 from vmgui.console.guest_console import GuestConsole
+from vmgui.console.spice_session import SpiceSession
 from vmgui.console.state import ConsoleState, ConsoleStatus
 from vmgui.console.vnc_session import VncSession
 from vmgui.core.connection import Connection
@@ -88,16 +91,32 @@ def test_retries_end_with_a_clear_message(conn: Connection, server: FakeRfbServe
     console.close()
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("spice-only", "has no VNC display (it has SPICE)"),
-    ("headless", "has no graphical display"),
-])
-def test_guests_without_a_vnc_display_get_a_reason(conn: Connection, name: str, expected: str) -> None:
-    console, _session, _ = open_console(conn, name)
+def test_a_guest_without_a_display_gets_a_reason(conn: Connection) -> None:
+    console, _session, _ = open_console(conn, "headless")
     wait_until(lambda: console.status.state is ConsoleState.DISCONNECTED and bool(console.status.message),
                what="error")
-    assert expected in console.status.message
+    assert "has no graphical display" in console.status.message
     console.close()
+
+
+def test_a_spice_display_is_opened_with_spice(conn: Connection) -> None:
+    session = AnySession()
+    console = GuestConsole(conn, UUIDS["spice-only"], session, retry_delays=())
+    console.open()
+    wait_until(lambda: session.endpoint is not None, what="an attempt")
+    endpoint = session.endpoint
+    assert endpoint is not None and (endpoint.protocol, endpoint.host, endpoint.port) == ("spice", "127.0.0.1", 5999)
+    assert session.protocol == "spice" and isinstance(session.inner, SpiceSession)
+    wait_until(lambda: console.status.state is ConsoleState.DISCONNECTED, what="nobody listens there")
+    assert "could not connect" in console.status.message
+    console.close()
+
+
+def test_a_plain_vnc_session_refuses_a_spice_endpoint(aloop: asyncio.AbstractEventLoop) -> None:
+    session = VncSession()
+    session.open(Endpoint("tcp", host="127.0.0.1", port=5999, protocol="spice"))
+    assert session.status.state is ConsoleState.DISCONNECTED and session.status.permanent
+    assert "is not a VNC display" in session.status.message
 
 
 def test_an_error_a_retry_cannot_fix_is_not_retried(aloop: asyncio.AbstractEventLoop, tmp_path: Path) -> None:

@@ -72,14 +72,21 @@ def differing_pixels(console: QImage, rgb: bytes, width: int) -> int:
     return diff
 
 
+@pytest.mark.parametrize("protocol", ["vnc", "spice"])
 def test_console_frame_matches_the_hypervisor_screenshot_and_typing_reaches_the_shell(
-        running_guest: TinyGuest, system_conn: Connection, qtbot: QtBot, tmp_path: Path) -> None:
+        protocol: str, request: pytest.FixtureRequest, system_conn: Connection, qtbot: QtBot,
+        tmp_path: Path) -> None:
+    running_guest: TinyGuest = request.getfixturevalue("running_guest" if protocol == "vnc" else "running_spice_guest")
     window = ConsoleWindow()
     qtbot.addWidget(window)
+    wait_until(lambda: any(g.name == running_guest.name for g in system_conn.guests.values()), what="guest")
     view = window.open_guest(system_conn, uuid_of(system_conn, running_guest.name))
     wait_until(lambda: view.session.frames > 0, timeout=30, what="the first frame")
     assert view.controller.status.state is ConsoleState.CONNECTED
-    assert view.session.endpoint is not None and view.session.endpoint.kind == "fd"  # virDomainOpenGraphicsFD
+    endpoint = view.session.endpoint
+    assert endpoint is not None and endpoint.protocol == protocol
+    # VNC comes as a socket from virDomainOpenGraphicsFD; SPICE (a socket per channel) by its address
+    assert endpoint.kind == ("fd" if protocol == "vnc" else "tcp")
     settle(view)
 
     shot = tmp_path / "screen"

@@ -53,14 +53,12 @@ def graphics_of(domain_xml: str) -> list[Graphics]:
     return found
 
 
-def console_graphics(domain_xml: str, prefer: tuple[str, ...] = ("vnc",)) -> Graphics | None:
-    """The first device of the preferred types (in that order), or None."""
-    devices = graphics_of(domain_xml)
-    for kind in prefer:
-        for device in devices:
-            if device.type == kind:
-                return device
-    return None
+CONSOLE_TYPES = ("vnc", "spice")
+
+
+def console_graphics(domain_xml: str, kinds: tuple[str, ...] = CONSOLE_TYPES) -> Graphics | None:
+    """The first device (in the XML's order, as virt-manager does) of one of these types, or None."""
+    return next((device for device in graphics_of(domain_xml) if device.type in kinds), None)
 
 
 @dataclass(frozen=True)
@@ -73,13 +71,21 @@ class Endpoint:
     path: str = ""
     fd: int = -1
     password: str = ""
+    protocol: Literal["vnc", "spice"] = "vnc"
+    tls_port: int = 0  # SPICE only
+    ca: str = ""  # PEM text of the CA that signed the SPICE server's certificate ('' = system trust)
+    host_subject: str = ""  # the subject the SPICE server's certificate must carry
+    proxy: str = ""  # http://host:port, an HTTP CONNECT proxy (SPICE)
 
     def describe(self) -> str:
         if self.kind == "fd":
             return "a socket from libvirt"
         if self.kind == "unix":
             return self.path
-        return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        if self.protocol == "spice" and self.tls_port and not self.port:
+            return f"{host}:{self.tls_port} (TLS)"
+        return f"{host}:{self.port}"
 
 
 def host_of_uri(uri: str) -> str:
@@ -98,8 +104,8 @@ def tcp_endpoint(device: Graphics, uri: str) -> Endpoint:
     if device.socket:
         if remote:
             raise ValueError(f"The console listens on a unix socket on {remote}; vmgui cannot reach it from here.")
-        return Endpoint("unix", path=device.socket, password=device.password)
-    if device.port is None:
+        return Endpoint("unix", path=device.socket, password=device.password, protocol=_protocol(device))
+    if device.port is None and device.tls_port is None:
         raise ValueError("The console has no port yet: the guest is not running.")
     listen = device.listen.strip("[]") if device.listen not in _ANY_ADDRESS else ""
     if not remote:
@@ -111,5 +117,10 @@ def tcp_endpoint(device: Graphics, uri: str) -> Endpoint:
                          "change its listen address or open it from that host.")
     else:
         host = listen
-    return Endpoint("tcp", host=host, port=device.port, password=device.password)
+    return Endpoint("tcp", host=host, port=device.port or 0, password=device.password, protocol=_protocol(device),
+                    tls_port=device.tls_port or 0)
+
+
+def _protocol(device: Graphics) -> Literal["vnc", "spice"]:
+    return "spice" if device.type == "spice" else "vnc"
 

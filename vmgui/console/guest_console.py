@@ -13,7 +13,7 @@ from typing import Protocol
 
 import libvirt
 
-from vmgui.console.graphics import Endpoint, console_graphics, graphics_of, tcp_endpoint
+from vmgui.console.graphics import CONSOLE_TYPES, Endpoint, console_graphics, graphics_of, tcp_endpoint
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus
 from vmgui.core.connection import Connection, GuestChanges
 from vmgui.core.domstate import GuestState
@@ -28,7 +28,9 @@ _RUNNING = {GuestState.RUNNING, GuestState.PAUSED, GuestState.BLOCKED, GuestStat
 
 
 class Session(Protocol):
-    status: ConsoleStatus
+    @property
+    def status(self) -> ConsoleStatus: ...
+
     status_changed: Callbacks[[ConsoleStatus]]
 
     def open(self, endpoint: Endpoint) -> None: ...
@@ -39,14 +41,15 @@ class NotRunning(Exception):
     pass
 
 
-def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str, kinds: tuple[str, ...] = ("vnc",)) -> Endpoint:
+def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str,
+                  kinds: tuple[str, ...] = CONSOLE_TYPES) -> Endpoint:
     """Blocking: how to reach the guest's display now. Raises NotRunning, or VmguiError saying why not."""
     try:
         dom = conn.lookupByUUIDString(uuid)
         if not dom.isActive():
             raise NotRunning()
         try:
-            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)  # with the VNC password, when allowed
+            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)  # with the display's password, when allowed
         except libvirt.libvirtError:
             xml = dom.XMLDesc(0)
     except libvirt.libvirtError as err:
@@ -60,7 +63,7 @@ def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str, kinds: tuple[st
             raise VmguiError(f"This guest has no {'/'.join(k.upper() for k in kinds)} display "
                              f"(it has {', '.join(others)}).")
         raise VmguiError("This guest has no graphical display. Add a VNC display in its settings.")
-    if is_local(uri):
+    if is_local(uri) and device.type == "vnc":  # SPICE would need a socket per channel: it uses the address
         try:
             fd = dom.openGraphicsFD(device.index, libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
             return Endpoint("fd", fd=fd)

@@ -15,12 +15,16 @@ WHEEL_UP, WHEEL_DOWN, WHEEL_LEFT, WHEEL_RIGHT = 8, 16, 32, 64
 
 
 class ConsoleSession(Protocol):
-    status: ConsoleStatus
-    framebuffer: Framebuffer | None
-    frames: int
+    @property
+    def status(self) -> ConsoleStatus: ...
+    @property
+    def framebuffer(self) -> Framebuffer | None: ...
+    @property
+    def frames(self) -> int: ...
+
     status_changed: Callbacks[[ConsoleStatus]]
     frame_updated: Callbacks[[int, int, int, int]]
-    resized: Callbacks[[Framebuffer]]
+    resized: Callbacks[[Framebuffer | None]]  # None: no screen now (its memory may be gone)
     cursor_changed: Callbacks[[CursorImage | None]]
 
     def open(self, endpoint: Endpoint) -> None: ...

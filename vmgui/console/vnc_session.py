@@ -80,7 +80,7 @@ class VncSession:
         self.absolute_pointer = True
         self.status_changed: Callbacks[[ConsoleStatus]] = Callbacks()
         self.frame_updated: Callbacks[[int, int, int, int]] = Callbacks()  # x, y, width, height
-        self.resized: Callbacks[[Framebuffer]] = Callbacks()
+        self.resized: Callbacks[[Framebuffer | None]] = Callbacks()  # None: no screen (disconnected)
         self.cursor_changed: Callbacks[[CursorImage | None]] = Callbacks()
         self._handshake_timeout = handshake_timeout
         self._conn: Any = None
@@ -98,6 +98,10 @@ class VncSession:
     def open(self, endpoint: Endpoint) -> None:
         """Start connecting (returns at once); the status says how it goes."""
         self.close()
+        if endpoint.protocol != "vnc":
+            self._endpoint = endpoint
+            self._set_status(ConsoleState.DISCONNECTED, f"{endpoint.describe()} is not a VNC display", True)
+            return
         conn = GVnc.Connection()
         self._conn, self._endpoint, self._error, self.frames = conn, endpoint, "", 0
         self._error_permanent = False

@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
+from vmgui.console.any_session import AnySession
 from vmgui.console.guest_console import GuestConsole
-from vmgui.console.vnc_session import VncSession
 from vmgui.core.connection import Connection
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.settings import Settings
@@ -61,7 +61,7 @@ class ConsoleWindow(QMainWindow):
         """Show the guest's console (a new tab, or the one already open) and bring the window up."""
         view = self.find_guest(connection, uuid)
         if view is None:
-            session = VncSession()
+            session = AnySession()
             console = GuestConsole(connection, uuid, session)
             view = ConsoleView(console, session)
             self.add_view(view)

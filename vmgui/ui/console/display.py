@@ -161,9 +161,9 @@ class ConsoleDisplay(QWidget):
 
     # ---- session events -------------------------------------------------------------------------
 
-    def _resized(self, fb: Framebuffer) -> None:
+    def _resized(self, fb: Framebuffer | None) -> None:
         self._fb = fb
-        self._image = image_of(fb)
+        self._image = image_of(fb) if fb is not None else None
         self._relayout()
 
     def widget_rect(self, x: int, y: int, w: int, h: int) -> QRect:

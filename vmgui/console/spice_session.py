@@ -1,0 +1,305 @@
+"""One SPICE connection through spice-client-glib (no GTK widget): display, inputs, cursor, and its state.
+
+Like GVnc, spice-glib runs on GLib's default main context, which Qt's event dispatcher iterates, so
+this lives on the GUI thread. Facts found by experiment (docs/ARCHITECTURE.md): the channels'
+`connect()` hides GObject's signal connect (so `GObject.Object.connect` is used), the primary surface
+pointer comes from `display-primary-create` (GI reads `get_primary` wrongly), mouse buttons are plain
+ints, and keys are PC AT set-1 scancodes with 0x100 marking the 0xE0 prefix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections import deque
+from dataclasses import replace
+from typing import Any
+
+import gi
+
+gi.require_version("SpiceClientGLib", "2.0")
+from gi.repository import GLib, GObject  # noqa: E402
+from gi.repository import SpiceClientGLib as Spice  # noqa: E402
+
+from vmgui.console.framebuffer import Framebuffer  # noqa: E402
+from vmgui.console.graphics import Endpoint  # noqa: E402
+from vmgui.console.session import BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, WHEEL_DOWN, WHEEL_UP  # noqa: E402
+from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus, CursorImage  # noqa: E402
+from vmgui.core.observable import Callbacks  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+_connect = GObject.Object.connect
+_EV = Spice.ChannelEvent
+MOUSE_MODE_CLIENT = 2  # SPICE_MOUSE_MODE_CLIENT: absolute positions (agent or tablet); 1 is relative
+SPICE_FORMAT_32_XRGB = 32
+KEY_INTERVAL_MS = 8  # QEMU's PS/2 queue holds 16 bytes: a burst of keys (typed text) must be paced
+_BUTTONS = ((BUTTON_LEFT, 1), (BUTTON_MIDDLE, 2), (BUTTON_RIGHT, 3))  # RFB bit -> SPICE button number
+_WHEEL = ((WHEEL_UP, 4), (WHEEL_DOWN, 5))
+HANDSHAKE_TIMEOUT_S = 15
+
+
+def spice_scancode(qnum: int) -> int:
+    """XT 'qnum' (0x80 | code for E0-prefixed keys) -> SPICE's set-1 scancode (0x100 | code for those)."""
+    return 0x100 | (qnum & 0x7F) if qnum & 0x80 else qnum
+
+
+class SpiceSession:
+    """The ConsoleSession for SPICE (see vmgui/console/session.py)."""
+
+    def __init__(self, *, handshake_timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
+        self.status = ConsoleStatus(ConsoleState.DISCONNECTED)
+        self.framebuffer: Framebuffer | None = None
+        self.name = ""
+        self.frames = 0
+        self.status_changed: Callbacks[[ConsoleStatus]] = Callbacks()
+        self.frame_updated: Callbacks[[int, int, int, int]] = Callbacks()
+        self.resized: Callbacks[[Framebuffer | None]] = Callbacks()
+        self.cursor_changed: Callbacks[[CursorImage | None]] = Callbacks()
+        self._handshake_timeout = handshake_timeout
+        self._session: Any = None
+        self._endpoint: Endpoint | None = None
+        self._main: Any = None
+        self._inputs: Any = None
+        self._buttons = 0
+        self._last_pos: tuple[int, int] | None = None
+        self._keys: deque[tuple[bool, int]] = deque()
+        self._key_timer = 0
+        self._timeout_id = 0
+        self._error = ""
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        return self._endpoint
+
+    @property
+    def connected(self) -> bool:
+        return self.status.state is ConsoleState.CONNECTED and self._session is not None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def open(self, endpoint: Endpoint) -> None:
+        self.close()
+        session = Spice.Session()
+        self._session, self._endpoint, self._error, self.frames = session, endpoint, "", 0
+        props = session.props
+        if endpoint.kind == "unix":
+            props.unix_path = endpoint.path
+        elif endpoint.kind == "tcp":
+            props.host = endpoint.host
+            if endpoint.port:
+                props.port = str(endpoint.port)
+            if endpoint.tls_port:
+                props.tls_port = str(endpoint.tls_port)
+        if endpoint.password:
+            props.password = endpoint.password
+        if endpoint.ca:
+            props.ca = GLib.ByteArray.new_take(endpoint.ca.encode())
+        if endpoint.host_subject:
+            props.cert_subject = endpoint.host_subject
+        if endpoint.proxy:
+            props.proxy = endpoint.proxy
+        props.enable_audio = False
+        props.enable_usbredir = False
+        _connect(session, "channel-new", self._on_channel_new)
+        _connect(session, "disconnected", self._on_session_disconnected)
+        self._set_status(ConsoleState.CONNECTING, f"to {endpoint.describe()}")
+        ok = session.open_fd(endpoint.fd) if endpoint.kind == "fd" else session.connect()
+        if not ok:
+            self._fail(f"could not open {endpoint.describe()}", permanent=True)
+            return
+        self._timeout_id = GLib.timeout_add(int(self._handshake_timeout * 1000), self._on_timeout, session)
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        self._stop_timers()
+        self._main = self._inputs = None
+        self._keys.clear()
+        if session is not None:
+            session.disconnect()
+        self._drop_framebuffer()
+        if self.status.state is not ConsoleState.DISCONNECTED:
+            self._set_status(CLOSED.state, CLOSED.message)
+
+    def set_password(self, password: str) -> None:
+        endpoint = self._endpoint
+        if endpoint is not None and endpoint.kind != "fd":
+            self.open(replace(endpoint, password=password))
+
+    # ---- input ----------------------------------------------------------------------------------
+
+    def send_key(self, down: bool, keysym: int, qnum: int) -> None:
+        if not self.connected or self._inputs is None:
+            return
+        self._keys.append((down, spice_scancode(qnum)))
+        if not self._key_timer:
+            self._drain_keys()
+
+    def _drain_keys(self) -> bool:
+        inputs = self._inputs
+        if not self._keys or inputs is None:
+            self._key_timer = 0
+            return False
+        down, code = self._keys.popleft()
+        (inputs.key_press if down else inputs.key_release)(code)
+        if not self._key_timer:
+            self._key_timer = GLib.timeout_add(KEY_INTERVAL_MS, self._drain_keys)
+        return True
+
+    def send_pointer(self, buttons: int, x: int, y: int) -> None:
+        inputs, fb = self._inputs, self.framebuffer
+        if not self.connected or inputs is None or fb is None:
+            return
+        x, y = max(0, min(x, fb.width - 1)), max(0, min(y, fb.height - 1))
+        state = buttons & (BUTTON_LEFT | BUTTON_MIDDLE | BUTTON_RIGHT)
+        held = self._buttons & (BUTTON_LEFT | BUTTON_MIDDLE | BUTTON_RIGHT)
+        if self._main is not None and self._main.props.mouse_mode == MOUSE_MODE_CLIENT:
+            inputs.position(x, y, 0, held)
+        elif self._last_pos is not None and (x, y) != self._last_pos:
+            inputs.motion(x - self._last_pos[0], y - self._last_pos[1], held)
+        self._last_pos = (x, y)
+        for bit, number in _BUTTONS:
+            if (buttons ^ self._buttons) & bit:
+                (inputs.button_press if buttons & bit else inputs.button_release)(number, state)
+        for bit, number in _WHEEL:
+            if buttons & bit and not self._buttons & bit:
+                inputs.button_press(number, state)
+                inputs.button_release(number, state)
+        self._buttons = buttons
+
+    # ---- spice-glib signals ---------------------------------------------------------------------
+
+    def _mine(self, channel: Any) -> bool:
+        return self._session is not None and channel.props.spice_session is self._session
+
+    def _on_channel_new(self, session: Any, channel: Any) -> None:
+        if session is not self._session:
+            return
+        _connect(channel, "channel-event", self._on_channel_event)
+        if isinstance(channel, Spice.MainChannel):
+            self._main = channel
+        elif isinstance(channel, Spice.DisplayChannel):
+            if channel.props.channel_id != 0:
+                return  # one monitor for now
+            _connect(channel, "display-primary-create", self._on_primary_create)
+            _connect(channel, "display-primary-destroy", self._on_primary_destroy)
+            _connect(channel, "display-invalidate", self._on_invalidate)
+            channel.connect()
+        elif isinstance(channel, Spice.InputsChannel):
+            self._inputs = channel
+            channel.connect()
+        elif isinstance(channel, Spice.CursorChannel):
+            _connect(channel, "cursor-set", self._on_cursor_set)
+            _connect(channel, "cursor-hide", self._on_cursor_hide)
+            _connect(channel, "cursor-reset", self._on_cursor_reset)
+            channel.connect()
+
+    def _on_channel_event(self, channel: Any, event: Any) -> None:
+        if not self._mine(channel):
+            return
+        if event == _EV.ERROR_AUTH:
+            self._error = "the password is wrong or missing"
+            self._fail_auth()
+        elif event == _EV.ERROR_TLS:
+            self._fail("the TLS connection failed (check the CA certificate and the host subject)", permanent=True)
+        elif event in (_EV.ERROR_CONNECT, _EV.ERROR_LINK, _EV.ERROR_IO):
+            error = channel.get_error()
+            detail = error.message if error is not None else event.value_nick
+            if isinstance(channel, Spice.MainChannel) or self.status.state is not ConsoleState.CONNECTED:
+                self._fail(f"could not connect: {detail}")
+        elif event == _EV.CLOSED and isinstance(channel, Spice.MainChannel):
+            self._fail(self._error or "the console closed the connection")
+
+    def _on_primary_create(self, channel: Any, fmt: int, width: int, height: int, stride: int, _shmid: int,
+                           data: int) -> None:
+        if not self._mine(channel):
+            return
+        if fmt != SPICE_FORMAT_32_XRGB or not data:
+            self._fail(f"the guest's screen uses SPICE surface format {fmt}, which vmgui cannot show", permanent=True)
+            return
+        try:
+            fb = Framebuffer(width, height, stride=stride, address=int(data))
+        except ValueError as err:
+            self._fail(str(err), permanent=True)
+            return
+        self.framebuffer = fb
+        self._cancel_timeout()
+        self.resized.emit(fb)
+        self._set_status(ConsoleState.CONNECTED, "")
+
+    def _on_primary_destroy(self, channel: Any) -> None:
+        if self._mine(channel):
+            self._drop_framebuffer()  # spice-glib frees that memory next: nobody may read it any more
+
+    def _on_invalidate(self, channel: Any, x: int, y: int, width: int, height: int) -> None:
+        if self._mine(channel) and self.framebuffer is not None:
+            self.frames += 1
+            self.frame_updated.emit(x, y, width, height)
+
+    def _on_cursor_set(self, channel: Any, width: int, height: int, hot_x: int, hot_y: int, rgba: Any) -> None:
+        if not self._mine(channel):
+            return
+        if width <= 0 or height <= 0 or not rgba or width * height > 512 * 512:
+            self.cursor_changed.emit(None)
+            return
+        data = ctypes.string_at(int(rgba), width * height * 4)
+        self.cursor_changed.emit(CursorImage(width, height, hot_x, hot_y, data))
+
+    def _on_cursor_hide(self, channel: Any) -> None:
+        if self._mine(channel):
+            self.cursor_changed.emit(CursorImage(0, 0, 0, 0, b""))  # the display hides the pointer
+
+    def _on_cursor_reset(self, channel: Any) -> None:
+        if self._mine(channel):
+            self.cursor_changed.emit(None)
+
+    def _on_session_disconnected(self, session: Any) -> None:
+        if session is self._session:
+            self._fail(self._error or "the console closed the connection")
+
+    def _on_timeout(self, session: Any) -> bool:
+        self._timeout_id = 0
+        if session is self._session and self.status.state is ConsoleState.CONNECTING:
+            self._fail(f"the console did not answer within {self._handshake_timeout:g} s")
+        return False
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def _drop_framebuffer(self) -> None:
+        if self.framebuffer is not None:
+            self.framebuffer = None
+            self.resized.emit(None)
+
+    def _stop_timers(self) -> None:
+        self._cancel_timeout()
+        if self._key_timer:
+            GLib.source_remove(self._key_timer)
+            self._key_timer = 0
+
+    def _cancel_timeout(self) -> None:
+        if self._timeout_id:
+            GLib.source_remove(self._timeout_id)
+            self._timeout_id = 0
+
+    def _fail_auth(self) -> None:
+        session, self._session = self._session, None
+        self._stop_timers()
+        if session is not None:
+            session.disconnect()
+        self._drop_framebuffer()
+        self._set_status(ConsoleState.AUTH_NEEDED, self._error)
+
+    def _fail(self, message: str, *, permanent: bool = False) -> None:
+        session, self._session = self._session, None
+        self._stop_timers()
+        self._main = self._inputs = None
+        if session is not None:
+            session.disconnect()
+        self._drop_framebuffer()
+        self._set_status(ConsoleState.DISCONNECTED, message, permanent)
+
+    def _set_status(self, state: ConsoleState, message: str, permanent: bool = False) -> None:
+        status = ConsoleStatus(state, message, permanent)
+        if status != self.status:
+            self.status = status
+            self.status_changed.emit(status)
