@@ -24,3 +24,18 @@ def test_bad_interval(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         parse(["--stats-interval", value])
     assert exc.value.code == 2 and "stats-interval" in capsys.readouterr().err
+
+
+def test_viewer_mode_target_and_kiosk_options() -> None:
+    opts = parse(["spice://h:5900?tls-port=5901", "--kiosk", "--kiosk-quit", "on-disconnect"])
+    assert opts.target == "spice://h:5900?tls-port=5901" and opts.kiosk and opts.kiosk_quit == "on-disconnect"
+    assert parse(["-"]).target == "-" and parse(["desk.vv", "-f"]).full_screen
+
+
+@pytest.mark.parametrize("argv", [["vnc://h:1", "--connect", "test:///default"], ["x.vv", "--console", "a"],
+                                  ["vnc://h:1", "--kiosk-quit", "on-disconnect"]])
+def test_viewer_mode_conflicts_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and ("leave out --connect and --console" in err or "--kiosk-quit needs --kiosk" in err)

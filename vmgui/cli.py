@@ -16,6 +16,10 @@ class Options:
     stats_interval: float | None
     debug: bool
     console: str | None = None
+    target: str | None = None  # viewer mode: vnc:// or spice:// URL, a .vv file, or '-' (a .vv on stdin)
+    full_screen: bool = False
+    kiosk: bool = False
+    kiosk_quit: str = "never"  # or "on-disconnect"
 
 
 def _uri(text: str) -> str:
@@ -51,9 +55,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stats-interval", metavar="SECONDS", type=_interval,
                    help="seconds between stats updates (default 3; 0 turns stats off)")
     p.add_argument("--debug", action="store_true", help="log debug messages to stderr")
+    viewer = p.add_argument_group("viewer mode (as remote-viewer)")
+    viewer.add_argument("target", nargs="?", metavar="URL|FILE.vv|-",
+                        help="open only this console: vnc://host:port, spice://host:port?tls-port=N, "
+                             "a virt-viewer .vv file, or - to read a .vv file from standard input")
+    viewer.add_argument("-f", "--full-screen", action="store_true", help="open the console full screen")
+    viewer.add_argument("-k", "--kiosk", action="store_true",
+                        help="full screen with no toolbar and no way out but Ctrl+Alt+Shift+Q")
+    viewer.add_argument("--kiosk-quit", choices=("never", "on-disconnect"), default="never",
+                        help="in kiosk mode, quit when the console disconnects (default: never)")
     return p
 
 
 def parse(argv: list[str]) -> Options:
-    ns = parser().parse_args(argv)
-    return Options(tuple(ns.connect), ns.screenshot, ns.stats_interval, ns.debug, ns.console)
+    p = parser()
+    ns = p.parse_args(argv)
+    if ns.target is not None and (ns.connect or ns.console):
+        p.error("a console address or .vv file opens only that console: leave out --connect and --console")
+    if ns.kiosk_quit != "never" and not ns.kiosk:
+        p.error("--kiosk-quit needs --kiosk")
+    return Options(tuple(ns.connect), ns.screenshot, ns.stats_interval, ns.debug, ns.console, ns.target,
+                   ns.full_screen, ns.kiosk, ns.kiosk_quit)

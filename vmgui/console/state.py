@@ -29,7 +29,10 @@ CLOSED = ConsoleStatus(ConsoleState.DISCONNECTED, "closed")  # closed on purpose
 
 @dataclass(frozen=True)
 class CursorImage:
-    """A pointer shape from the server: RGBA bytes, row after row."""
+    """A pointer shape from the server: width*height pixels of R,G,B,A bytes (straight alpha), row after row.
+
+    0x0 is no pointer at all; a session's cursor_changed(None) means the local default pointer.
+    """
 
     width: int
     height: int

@@ -21,7 +21,7 @@ from gi.repository import Gio, GLib, GObject, GVnc  # noqa: E402
 
 from vmgui.console.framebuffer import Framebuffer  # noqa: E402
 from vmgui.console.graphics import Endpoint  # noqa: E402
-from vmgui.console.gvnc_framebuffer import attach  # noqa: E402
+from vmgui.console.gvnc_framebuffer import _gobject_pointer, _lib, attach  # noqa: E402
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus, CursorImage  # noqa: E402
 from vmgui.core.observable import Callbacks  # noqa: E402
 
@@ -288,16 +288,34 @@ class VncSession:
     def _on_cursor(self, conn: Any, cursor: Any) -> None:
         if not self._mine(conn):
             return
-        if cursor is None:
-            self.cursor_changed.emit(None)
+        if cursor is None:  # the server's empty cursor: no pointer over the console, as gtk-vnc's own widget does
+            self.cursor_changed.emit(CursorImage(0, 0, 0, 0, b""))
             return
         width, height = cursor.get_width(), cursor.get_height()
-        data = bytes(cursor.get_data() or b"")
-        if width <= 0 or height <= 0 or len(data) < width * height * 4:
-            self.cursor_changed.emit(None)
+        if width <= 0 or height <= 0:
+            self.cursor_changed.emit(CursorImage(0, 0, 0, 0, b""))
             return
-        self.cursor_changed.emit(CursorImage(width, height, cursor.get_hotx(), cursor.get_hoty(),
-                                             data[: width * height * 4]))
+        rgba = self._cursor_rgba(cursor, width, height)
+        self.cursor_changed.emit(None if rgba is None else
+                                 CursorImage(width, height, cursor.get_hotx(), cursor.get_hoty(), rgba))
+
+    @staticmethod
+    def _cursor_rgba(cursor: Any, width: int, height: int) -> bytes | None:
+        """A VncCursor's pixels as R,G,B,A bytes (None if it has none).
+
+        GVnc keeps them as B,G,R,A bytes (on little- and big-endian hosts alike), alpha 0 or 255 from the
+        RFB mask, not premultiplied. Read through ctypes: Cursor.get_data() returns a C array with no
+        length, which PyGObject 3.50 crashes on.
+        """
+        get_data = _lib().vnc_cursor_get_data
+        get_data.restype, get_data.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        address = get_data(_gobject_pointer(cursor))
+        if not address:
+            return None
+        bgra = ctypes.string_at(address, width * height * 4)
+        rgba = bytearray(len(bgra))
+        rgba[0::4], rgba[1::4], rgba[2::4], rgba[3::4] = bgra[2::4], bgra[1::4], bgra[0::4], bgra[3::4]
+        return bytes(rgba)
 
     def _on_rename(self, conn: Any, name: str) -> None:
         if self._mine(conn):

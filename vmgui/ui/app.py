@@ -17,6 +17,7 @@ from vmgui.ui.asyncio_loop import create_loop
 from vmgui.ui.console.named_console import open_named_console
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import SavedConnection, Settings
+from vmgui.ui.viewer import Viewer, load_source
 
 log = logging.getLogger("vmgui")
 SCREENSHOT_TIMEOUT = 60.0
@@ -71,6 +72,17 @@ def _connections(options: Options, settings: Settings) -> list[SavedConnection]:
     return saved
 
 
+def _run_viewer(app: QApplication, loop: asyncio.AbstractEventLoop, options: Options, settings: Settings) -> int:
+    source = load_source(options)
+    if source is None:
+        return 1
+    viewer = Viewer(options, source, settings, app.exit)
+    viewer.start()
+    code = loop.run_forever()
+    viewer.stop()
+    return int(code or 0)
+
+
 def run(options: Options) -> int:
     logging.basicConfig(level=logging.DEBUG if options.debug else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
@@ -80,6 +92,8 @@ def run(options: Options) -> int:
     app.setDesktopFileName("vmgui")
     loop = create_loop(app)
     settings = Settings()
+    if options.target is not None:
+        return _run_viewer(app, loop, options, settings)
     interval = options.stats_interval if options.stats_interval is not None else settings.stats_interval()
     manager = ConnectionManager(stats_interval=interval)
     window = MainWindow(manager, settings)

@@ -55,6 +55,7 @@ class ConsoleView(QWidget):
         self.controller = controller
         self.session = session
         self.fullscreen = False
+        self.kiosk = False
         self._ask_save_path = ask_save_path or _ask_save_path
         self.display = ConsoleDisplay(session)
         self.display.setObjectName("console_display")
@@ -182,6 +183,15 @@ class ConsoleView(QWidget):
 
     # ---- actions --------------------------------------------------------------------------------
 
+    def set_kiosk(self, exit_combo: str) -> None:
+        """Full screen, no toolbar at all, the keyboard grabbed for good; `exit_combo` is the only way out."""
+        self.kiosk = True
+        self.set_fullscreen(True)
+        self._overlay_timer.stop()
+        self.toolbar.hide()
+        self.display.set_exit_combo(exit_combo)
+        self.display.set_grabbed(True)
+
     def set_release_combo(self, combo: str) -> None:
         self.display.set_release_combo(combo, RELEASE_COMBOS[combo])
         for act in self.release_menu.actions():
@@ -192,7 +202,7 @@ class ConsoleView(QWidget):
         self.set_fullscreen(not self.fullscreen)
 
     def set_fullscreen(self, on: bool) -> None:
-        if on == self.fullscreen:
+        if on == self.fullscreen or (self.kiosk and not on):
             return
         self.fullscreen = on
         self.fullscreen_action.setChecked(on)
@@ -224,7 +234,7 @@ class ConsoleView(QWidget):
             self._overlay_timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if self.fullscreen and watched is self.display and event.type() == QEvent.Type.MouseMove:
+        if self.fullscreen and not self.kiosk and watched is self.display and event.type() == QEvent.Type.MouseMove:
             assert isinstance(event, QMouseEvent)
             if event.position().y() < 4 and not self.toolbar.isVisible():
                 self._show_overlay()

@@ -35,6 +35,7 @@ class ConsoleWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.resize(1060, 860)
         self.settings = settings
+        self.kiosk = False  # closing the window is refused; only the kiosk exit combination quits
         self._new_window = new_window or (
             lambda: ConsoleWindow(self.parentWidget(), settings=self.settings, new_window=self._new_window))
 
@@ -149,6 +150,9 @@ class ConsoleWindow(QMainWindow):
             self._update_title()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.kiosk:
+            event.ignore()
+            return
         for view in self.views():
             self.close_view(view)
         super().closeEvent(event)

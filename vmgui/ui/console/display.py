@@ -55,6 +55,7 @@ def image_of(fb: Framebuffer) -> QImage:
 class ConsoleDisplay(QWidget):
     grab_changed = Signal(bool)
     zoom_changed = Signal()
+    exit_combo_pressed = Signal()  # kiosk mode's way out
 
     def __init__(self, session: ConsoleSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +68,7 @@ class ConsoleDisplay(QWidget):
         self.zoom = 1.0
         self.grabbed = False
         self.release_combo: frozenset[int] = frozenset()
+        self.exit_combo: frozenset[int] = frozenset()  # set in kiosk mode; the grab then stays on
         self.release_label = ""
         self.set_release_combo("ctrl+alt", "Ctrl+Alt")
         self._image: QImage | None = None
@@ -300,14 +302,22 @@ class ConsoleDisplay(QWidget):
             return  # its press went elsewhere (or was the release combo)
         else:
             del self._pressed[qnum]
+        if down and self._combo_down(self.exit_combo):
+            self.release_keys()
+            self.exit_combo_pressed.emit()
+            return
         self.session.send_key(down, keysym, qnum)
-        if down and self.grabbed and self._combo_down():
+        if down and self.grabbed and not self.exit_combo and self._combo_down(self.release_combo):
             self.release_keys()
             self.set_grabbed(False)
 
-    def _combo_down(self) -> bool:
+    def _combo_down(self, combo: frozenset[int]) -> bool:
         down = {_LEFT_OF.get(q, q) for q in self._pressed}
-        return bool(self.release_combo) and self.release_combo <= down
+        return bool(combo) and combo <= down
+
+    def set_exit_combo(self, combo: str) -> None:
+        """Kiosk mode: this combination asks to quit, and the keyboard grab is never released."""
+        self.exit_combo = frozenset(_LEFT_OF.get(q, q) for _, q in keymap.combo(combo))
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
         self.release_keys()

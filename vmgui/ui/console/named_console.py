@@ -1,4 +1,4 @@
-"""`vmgui --console GUEST [--screenshot FILE]`: find the guest on the open connections and show its console."""
+"""`vmgui --console GUEST [--screenshot FILE]`: find the guest and show its console; save a first frame."""
 
 from __future__ import annotations
 
@@ -53,8 +53,14 @@ async def open_named_console(manager: ConnectionManager, open_console: Callable[
     view = open_console(*found)
     if screenshot is None:
         return 0
+    return await save_first_frame(view, screenshot, deadline, name)
+
+
+async def save_first_frame(view: ConsoleView, screenshot: Path, deadline: float, name: str) -> int:
+    """Wait for the console's first full frame and save it as PNG; on failure say why. Returns an exit code."""
     console = view.controller
     session = view.session
+    timeout = max(0.0, deadline - time.monotonic())
 
     def settled() -> bool:
         status = console.status
@@ -65,7 +71,7 @@ async def open_named_console(manager: ConnectionManager, open_console: Callable[
             status.state is ConsoleState.DISCONNECTED and not retrying)
 
     if not await _until(settled, deadline):
-        print(f"vmgui: no picture from {name}'s console within {timeout:g} s ({console.status.text()})",
+        print(f"vmgui: no picture from {name}'s console within {timeout:.0f} s ({console.status.text()})",
               file=sys.stderr)
         return 1
     if console.status.state is not ConsoleState.CONNECTED:
