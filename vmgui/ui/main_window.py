@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
@@ -21,10 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vmgui.console import external_viewer
 from vmgui.core.connection import Connection, ConnectionState
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.domstate import GuestState
 from vmgui.core.errors import VmguiError
+from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
 from vmgui.ui.add_connection import AddConnectionDialog
 from vmgui.ui.async_dialogs import confirm, show_error
@@ -44,6 +47,7 @@ STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every
                    (10.0, "Every 10 seconds"), (0.0, "Off"))
 
 AskConnection = Callable[[QWidget], "tuple[str, bool] | None"]
+LaunchViewer = Callable[[Path], None]
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +57,7 @@ class MainWindow(QMainWindow):
         settings: Settings,
         *,
         ask_connection: AskConnection = AddConnectionDialog.ask,
+        launch_viewer: LaunchViewer = external_viewer.launch,
     ) -> None:
         super().__init__()
         self.setWindowTitle("vmgui")
@@ -60,6 +65,7 @@ class MainWindow(QMainWindow):
         self.manager = manager
         self.settings = settings
         self._ask_connection = ask_connection
+        self._launch_viewer = launch_viewer
         self.tasks = TaskGroup()
         self._console_window: ConsoleWindow | None = None
 
@@ -142,6 +148,11 @@ class MainWindow(QMainWindow):
         self.console_action.setObjectName("action_console")
         self.console_action.setToolTip("Show the selected guests' screens (double-click a guest does the same)")
         self.console_action.triggered.connect(self.open_consoles)
+        self.external_viewer_action = QAction("Open in Remote Viewer", self)
+        self.external_viewer_action.setObjectName("action_external_viewer")
+        self.external_viewer_action.setToolTip("Open the guest's console in remote-viewer (a .vv file that deletes "
+                                               "itself)")
+        self.external_viewer_action.triggered.connect(self.open_external_viewer)
         self.tags_action = QAction("Edit Tags…", self)
         self.tags_action.setObjectName("action_tags")
         self.tags_action.triggered.connect(self.edit_tags)
@@ -214,6 +225,7 @@ class MainWindow(QMainWindow):
             group.addAction(qaction)
         guest_menu = self.menuBar().addMenu("&Guest")
         guest_menu.addAction(self.console_action)
+        guest_menu.addAction(self.external_viewer_action)
         guest_menu.addSeparator()
         for qaction in self.guest_actions.actions.values():
             guest_menu.addAction(qaction)
@@ -255,6 +267,7 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         self.guest_actions.update()
         self.console_action.setEnabled(bool(self.selected_guests()))
+        self.external_viewer_action.setEnabled(len(self.selected_guests()) == 1)
 
     # ---- consoles -------------------------------------------------------------------------------
 
@@ -269,6 +282,18 @@ class MainWindow(QMainWindow):
     def open_consoles(self) -> None:
         for conn, guest in self.selected_guests()[:8]:  # a slip of the mouse should not open hundreds
             self.open_console(conn, guest.uuid)
+
+    def open_external_viewer(self) -> None:
+        selected = self.selected_guests()
+        if len(selected) == 1:
+            self.tasks.spawn(self._external_viewer(*selected[0]))
+
+    async def _external_viewer(self, conn: Connection, guest: GuestInfo) -> None:
+        try:
+            vv = await conn.call(lambda c: external_viewer.viewer_file(c, guest.uuid, conn.uri))
+            self._launch_viewer(external_viewer.write_temporary(vv))
+        except (VmguiError, OSError) as err:
+            show_error(self, "Remote viewer not opened", f"Could not open {guest.name} in a remote viewer: {err}")
 
     def _activated(self, index: QModelIndex) -> None:
         guest, conn = self.model.guest_at(index), self.model.connection_at(index)
@@ -373,6 +398,7 @@ class MainWindow(QMainWindow):
             menu.addAction("Remove…", lambda: self.tasks.spawn(self.remove_connection(conn)))
         else:
             menu.addAction(self.console_action)
+            menu.addAction(self.external_viewer_action)
             menu.addSeparator()
             for qaction in self.guest_actions.actions.values():
                 menu.addAction(qaction)

@@ -17,6 +17,7 @@ from tests.console.console_host import UUIDS, write_host
 from tests.console.fake_rfb import FakeRfbServer
 from tests.helpers import run, wait_until
 from vmgui.console.state import ConsoleState
+from vmgui.console.vv_file import read_vv
 from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.lifecycle import Action
@@ -276,3 +277,24 @@ def test_one_to_one_is_one_guest_pixel_per_device_pixel_on_hidpi(window: Console
     assert display.to_guest(QPointF(80, 50)) == (160, 100)
     view.zoom_in_action.trigger()
     assert display.size().toTuple() == (200, 125) and view.zoom_label.text() == "125 %"
+
+
+def test_open_in_remote_viewer_hands_a_vv_file_to_the_viewer(conn: Connection, qtbot: QtBot, tmp_path: Path,
+                                                             server: FakeRfbServer) -> None:
+    launched: list[Path] = []
+    manager = ConnectionManager(stats_interval=0)
+    main = MainWindow(manager, Settings(QSettings(str(tmp_path / "s.conf"), QSettings.Format.IniFormat)),
+                      launch_viewer=launched.append)
+    qtbot.addWidget(main)
+    manager_conn = manager.add(conn.uri)
+    run(manager_conn.connect())
+    wait_until(lambda: manager_conn.list_loaded, what="list")
+    main.select_guest(manager_conn, UUIDS["desk"])
+    assert main.external_viewer_action.isEnabled()
+    main.external_viewer_action.trigger()
+    wait_until(lambda: bool(launched), what="the viewer launched")
+    vv = read_vv(launched[0])
+    launched[0].unlink()
+    assert (vv.type, vv.host, vv.port, vv.title, vv.delete_this_file) == ("vnc", "127.0.0.1", server.port, "desk",
+                                                                           True)
+    run(manager.close_all())
