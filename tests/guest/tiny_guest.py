@@ -83,8 +83,7 @@ def domain_xml(
     files: TinyGuestFiles,
     *,
     serial_log: Path | None,
-    vnc: bool = True,
-    spice: bool = False,
+    displays: tuple[str, ...] = ("vnc",),
     memory_mib: int = 96,
     domain_type: str = "qemu",
     qemu_runs_as: tuple[int, int] | None = None,
@@ -119,14 +118,11 @@ def domain_xml(
     ET.SubElement(serial, "target", port="0")
     console = ET.SubElement(devices, "console", type="pty")
     ET.SubElement(console, "target", type="serial", port="0")
-    if vnc:
-        graphics = ET.SubElement(devices, "graphics", type="vnc", port="-1", autoport="yes")
+    for kind in displays:  # 'vnc' and/or 'spice', in this order (a console opens the first)
+        graphics = ET.SubElement(devices, "graphics", type=kind, port="-1", autoport="yes")
         graphics.set("listen", "127.0.0.1")
         ET.SubElement(graphics, "listen", type="address", address="127.0.0.1")
-    if spice:
-        graphics = ET.SubElement(devices, "graphics", type="spice", port="-1", autoport="yes")
-        graphics.set("listen", "127.0.0.1")
-        ET.SubElement(graphics, "listen", type="address", address="127.0.0.1")
+    if "spice" in displays:
         ET.SubElement(devices, "channel", type="spicevmc").append(
             ET.Element("target", type="virtio", name="com.redhat.spice.0"))
     video = ET.SubElement(devices, "video")

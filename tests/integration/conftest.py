@@ -92,14 +92,14 @@ class TinyGuest:
         return time.monotonic() - started
 
 
-def make_guest(tiny_files: TinyGuestFiles, tag: str, *, vnc: bool = True, spice: bool = False) -> TinyGuest:
+def make_guest(tiny_files: TinyGuestFiles, tag: str, *, displays: tuple[str, ...] = ("vnc",)) -> TinyGuest:
     name = f"{PREFIX}{tag}-{os.getpid()}"
     logdir = tiny_files.kernel.parent / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
     serial_log = logdir / f"{name}.serial.log"
     serial_log.unlink(missing_ok=True)
     xml_path = logdir / f"{name}.xml"
-    xml_path.write_text(domain_xml(name, tiny_files, serial_log=serial_log, vnc=vnc, spice=spice,
+    xml_path.write_text(domain_xml(name, tiny_files, serial_log=serial_log, displays=displays,
                                    domain_type="kvm" if kvm_usable() else "qemu",
                                    qemu_runs_as=qemu_runs_as_for(SYSTEM_URI)))
     return TinyGuest(name, xml_path, serial_log)
@@ -119,8 +119,8 @@ def running_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyG
 
 @pytest.fixture(scope="session")
 def running_spice_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyGuest]:
-    """A booted tiny guest whose only display is SPICE."""
-    guest = make_guest(tiny_files, "spice", vnc=False, spice=True)
+    """A booted tiny guest with a SPICE display first and a VNC display second."""
+    guest = make_guest(tiny_files, "spice", displays=("spice", "vnc"))
     virsh("define", str(guest.xml_path))
     virsh("start", guest.name)
     guest.wait_for_serial("VMGUI-TINY-GUEST READY")

@@ -105,6 +105,12 @@ def test_console_frame_matches_the_hypervisor_screenshot_and_typing_reaches_the_
     QTest.keyClick(display, Qt.Key.Key_Return)
     # The loop must run meanwhile: GVnc sends the keys from it.
     wait_until(lambda: marker in running_guest.serial(), timeout=30, what="the typed command's output")
+    # Disconnect and connect again: a new session, new frames.
+    view.session.close()
+    assert view.session.status.state is ConsoleState.DISCONNECTED
+    view.reconnect_action.trigger()
+    wait_until(lambda: view.session.status.state is ConsoleState.CONNECTED and view.session.frames > 0,
+               timeout=30, what="reconnected")
     window.close()
     assert view.session.status.state is ConsoleState.DISCONNECTED
 
@@ -119,3 +125,33 @@ def test_console_screenshot_command_on_a_real_guest(running_guest: TinyGuest, sy
     assert (image.width(), image.height()) == (1024, 768)
     # The tiny guest's tty1 starts with a bar of the 16 console colours.
     assert len({image.pixel(x, 4) for x in range(0, 384, 8)}) >= 8
+
+
+def guest_screen(name: str, tmp_path: Path) -> tuple[int, int, bytes]:
+    shot = tmp_path / f"{name}.screen"
+    virsh("screenshot", name, str(shot))
+    return decode_screenshot(shot.read_bytes())
+
+
+@pytest.mark.parametrize("how", ["spice-url", "vnc-url", "spice-vv"])
+def test_viewer_mode_opens_a_guest_by_url_and_by_vv_file(how: str, running_spice_guest: TinyGuest,
+                                                         tmp_path: Path) -> None:
+    """The guest has a SPICE and a VNC display: both addresses, and a .vv file, show the same screen."""
+    kind = how.split("-")[0]
+    url = virsh("domdisplay", "--type", kind, running_spice_guest.name).stdout.strip()
+    assert url.startswith(f"{kind}://127.0.0.1:")
+    target = url
+    if how == "spice-vv":
+        vv = tmp_path / "guest.vv"
+        vv.write_text(f"[virt-viewer]\ntype=spice\nhost=127.0.0.1\nport={url.rsplit(':', 1)[1]}\n"
+                      "title=tiny\ndelete-this-file=1\n")
+        target = str(vv)
+    out = tmp_path / f"{how}.png"
+    result = vmgui(tmp_path, target, "--screenshot", str(out))
+    assert result.returncode == 0, result.stderr
+    width, height, rgb = guest_screen(running_spice_guest.name, tmp_path)
+    image = QImage(str(out)).convertToFormat(QImage.Format.Format_RGB32)
+    assert (image.width(), image.height()) == (width, height) == (1024, 768)
+    assert differing_pixels(image, rgb, width) < 200
+    if how == "spice-vv":
+        assert not (tmp_path / "guest.vv").exists()  # delete-this-file
