@@ -36,6 +36,7 @@ ENC_RAW: Final = 0
 ENC_COPYRECT: Final = 1
 ENC_DESKTOP_SIZE: Final = -223
 ENC_QEMU_EXT_KEY: Final = -258
+ENC_RICH_CURSOR: Final = -239  # the Cursor pseudo-encoding of RFC 6143 7.8.1
 
 AUTH_NONE: Final = 1
 AUTH_VNC: Final = 2
@@ -179,6 +180,17 @@ def convert_rgb(rgb: bytes | bytearray | memoryview, pf: PixelFormat) -> bytes:
 
 def _reverse_bits(byte: int) -> int:
     return int(f"{byte:08b}"[::-1], 2)
+
+
+def cursor_mask(alpha: bytes, width: int, height: int) -> bytes:
+    """RFB's cursor bitmask: rows of ceil(width/8) bytes, the leftmost pixel in the top bit, 1 where alpha >= 128."""
+    stride = (width + 7) // 8
+    mask = bytearray(stride * height)
+    for y in range(height):
+        for x in range(width):
+            if alpha[y * width + x] >= 128:
+                mask[y * stride + x // 8] |= 0x80 >> (x % 8)
+    return bytes(mask)
 
 
 def vnc_auth_response(password: str, challenge: bytes) -> bytes:
@@ -327,6 +339,7 @@ class _Connection:
     outbox: list[bytes] = field(default_factory=list)
     closed: bool = False
     frame_index: int = 0
+    cursor_pending: bool = False  # the server's cursor goes out with the next update
     writer: threading.Thread | None = None
 
     def shutdown(self) -> None:
@@ -386,6 +399,7 @@ class FakeRfbServer:
         self._frames: list[bytes] = make_stream_frames(width, height, stream_frames) if stream else []
         self._converted_frames: dict[PixelFormat, list[bytes]] = {RGB32_LE: self._frames}
         self._frames_sent = 0
+        self._cursor: tuple[int, int, int, int, bytes] | None = None  # width, height, hot x, hot y, RGBA
         self._tls: ssl.SSLContext | None = None
         if AUTHS[auth][0] == AUTH_VENCRYPT:
             if tls_cert is None or tls_key is None:
@@ -558,6 +572,28 @@ class FakeRfbServer:
                         "fake RFB server: resized to %dx%d but the client did not announce DesktopSize", width, height
                     )
                     self._mark_conn_dirty(conn, (0, 0, width, height))
+            self._cond.notify_all()
+
+    def set_cursor(self, width: int, height: int, hot_x: int, hot_y: int, rgba: bytes) -> None:
+        """Give clients the pointer shape: width*height R,G,B,A pixels, row after row, hotspot (hot_x, hot_y).
+
+        It goes as a Cursor pseudo-rectangle (RFC 6143 7.8.1), to clients that announced it (-239),
+        with their next framebuffer update (at once when one is requested), and to clients announcing
+        it later. RFB's mask has one bit a pixel: alpha 128 and up is opaque, lower is transparent.
+        set_cursor(0, 0, 0, 0, b"") is the empty cursor: the client shows no pointer. Not in stream mode.
+        """
+        if not (0 <= width <= 65535 and 0 <= height <= 65535) or (width == 0) != (height == 0):
+            raise ValueError(f"cursor size {width}x{height} must be 0x0 or within 1..65535")
+        if len(rgba) != width * height * 4:
+            raise ValueError(f"a {width}x{height} cursor takes {width * height * 4} RGBA bytes, not {len(rgba)}")
+        inside = 0 <= hot_x < width and 0 <= hot_y < height if width else (hot_x, hot_y) == (0, 0)
+        if not inside:
+            raise ValueError(f"hotspot {(hot_x, hot_y)} is outside the {width}x{height} cursor")
+        with self._cond:
+            self._cursor = (width, height, hot_x, hot_y, bytes(rgba))
+            for conn in self._conns:
+                if ENC_RICH_CURSOR in conn.encodings:
+                    conn.cursor_pending = True
             self._cond.notify_all()
 
     def send_cut_text(self, text: bytes) -> None:
@@ -873,6 +909,7 @@ class FakeRfbServer:
                 self._record(("set_encodings", encodings))
                 with self._cond:
                     conn.encodings = encodings
+                    conn.cursor_pending = ENC_RICH_CURSOR in encodings and self._cursor is not None
                     if ENC_QEMU_EXT_KEY in encodings and conn.writer is not None:
                         conn.outbox.append(
                             _update_header(1) + _rect_header(0, 0, conn.fb_w, conn.fb_h, ENC_QEMU_EXT_KEY)
@@ -927,6 +964,8 @@ class FakeRfbServer:
         if req is None:
             return False
         if self.stream or self.misbehave in _ON_UPDATE or not req.incremental or conn.pending_resize or conn.copies:
+            return True
+        if conn.cursor_pending:
             return True
         return any(_intersect(d, req.rect) for d in conn.dirty)
 
@@ -996,7 +1035,10 @@ class FakeRfbServer:
         if region is not None:
             conn.dirty = _subtract(conn.dirty, region)
         copies, conn.copies = conn.copies, []
-        out: list[tuple[bytes, bytes | None]] = [(_update_header(len(copies) + len(rects)), None)]
+        cursor = self._take_cursor(conn)
+        count = len(copies) + len(rects) + (1 if cursor else 0)
+        out: list[tuple[bytes, bytes | None]] = [(_update_header(count), None)]
+        out += cursor
         for sx, sy, x, y, w, h in copies:
             out.append((_rect_header(x, y, w, h, ENC_COPYRECT) + struct.pack(">HH", sx, sy), None))
         for x, y, w, h in rects:
@@ -1005,6 +1047,19 @@ class FakeRfbServer:
             )
             out.append((_rect_header(x, y, w, h, ENC_RAW), rgb))
         return out
+
+    def _take_cursor(self, conn: _Connection) -> list[tuple[bytes, bytes | None]]:
+        """The pending Cursor pseudo-rectangle (lock held): [(header, R,G,B pixels), (mask, None)], or []."""
+        if not conn.cursor_pending or self._cursor is None:
+            return []
+        conn.cursor_pending = False
+        width, height, hot_x, hot_y, rgba = self._cursor
+        header = _rect_header(hot_x, hot_y, width, height, ENC_RICH_CURSOR)
+        if not width:
+            return [(header, None)]
+        rgb = bytearray(width * height * 3)
+        rgb[0::3], rgb[1::3], rgb[2::3] = rgba[0::4], rgba[1::4], rgba[2::4]
+        return [(header, bytes(rgb)), (cursor_mask(rgba[3::4], width, height), None)]
 
     def _stream_frame(self, conn: _Connection) -> bytes:
         """The next full frame as a FramebufferUpdate in the client's format (converted once per format)."""

@@ -1,4 +1,4 @@
-"""Hands a Framebuffer that vmgui owns to gtk-vnc's GVnc, with a few ctypes calls.
+"""ctypes calls into gtk-vnc where GI falls short: handing GVnc a Framebuffer vmgui owns, reading cursors.
 
 GI cannot do this: `GVnc.BaseFramebuffer.new(buffer, ...)` takes a C array without a length, so
 PyGObject would pass a temporary copy and GVnc would keep a pointer into freed memory. Here the pixels
@@ -85,3 +85,14 @@ def attach(fb: Framebuffer, connection: Any) -> None:
         lib.vnc_connection_set_framebuffer(conn, gvnc_fb)  # the connection takes its own reference
     finally:
         lib.g_object_unref(gvnc_fb)
+
+
+def cursor_bgra(cursor: Any, width: int, height: int) -> bytes | None:
+    """A VncCursor's pixels as GVnc keeps them: B,G,R,A bytes, alpha 0 or 255 (None if it has none).
+
+    Cursor.get_data() through GI returns a C array with no length, which PyGObject 3.50 crashes on.
+    """
+    get_data = _lib().vnc_cursor_get_data
+    get_data.restype, get_data.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    address = get_data(_gobject_pointer(cursor))
+    return ctypes.string_at(address, width * height * 4) if address else None

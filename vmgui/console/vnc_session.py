@@ -21,7 +21,7 @@ from gi.repository import Gio, GLib, GObject, GVnc  # noqa: E402
 
 from vmgui.console.framebuffer import Framebuffer  # noqa: E402
 from vmgui.console.graphics import Endpoint  # noqa: E402
-from vmgui.console.gvnc_framebuffer import _gobject_pointer, _lib, attach  # noqa: E402
+from vmgui.console.gvnc_framebuffer import attach, cursor_bgra  # noqa: E402
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus, CursorImage  # noqa: E402
 from vmgui.core.observable import Callbacks  # noqa: E402
 
@@ -304,15 +304,11 @@ class VncSession:
         """A VncCursor's pixels as R,G,B,A bytes (None if it has none).
 
         GVnc keeps them as B,G,R,A bytes (on little- and big-endian hosts alike), alpha 0 or 255 from the
-        RFB mask, not premultiplied. Read through ctypes: Cursor.get_data() returns a C array with no
-        length, which PyGObject 3.50 crashes on.
+        RFB mask, not premultiplied.
         """
-        get_data = _lib().vnc_cursor_get_data
-        get_data.restype, get_data.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
-        address = get_data(_gobject_pointer(cursor))
-        if not address:
+        bgra = cursor_bgra(cursor, width, height)
+        if bgra is None:
             return None
-        bgra = ctypes.string_at(address, width * height * 4)
         rgba = bytearray(len(bgra))
         rgba[0::4], rgba[1::4], rgba[2::4], rgba[3::4] = bgra[2::4], bgra[1::4], bgra[0::4], bgra[3::4]
         return bytes(rgba)

@@ -180,6 +180,7 @@ class ConsoleDisplay(QWidget):
         if status.state is not ConsoleState.CONNECTED:
             self._pressed.clear()
             self._buttons = 0
+            self.unsetCursor()  # a guest's hidden or custom pointer does not outlive the connection
             if self.session.framebuffer is None:
                 self._fb, self._image = None, None
         self.update()
