@@ -122,9 +122,10 @@ def domain_xml(
         graphics = ET.SubElement(devices, "graphics", type=kind, port="-1", autoport="yes")
         graphics.set("listen", "127.0.0.1")
         ET.SubElement(graphics, "listen", type="address", address="127.0.0.1")
-    if "spice" in displays:
+    if "spice" in displays:  # the agent's channel (no agent runs in the guest) and a USB redirection channel
         ET.SubElement(devices, "channel", type="spicevmc").append(
             ET.Element("target", type="virtio", name="com.redhat.spice.0"))
+        ET.SubElement(devices, "redirdev", bus="usb", type="spicevmc")
     video = ET.SubElement(devices, "video")
     # Standard VGA has the VBE modes that `vga=0x318` asks the kernel's vesafb for.
     ET.SubElement(video, "model", type="vga", vram="16384", heads="1", primary="yes")

@@ -155,3 +155,29 @@ def test_viewer_mode_opens_a_guest_by_url_and_by_vv_file(how: str, running_spice
     assert differing_pixels(image, rgb, width) < 200
     if how == "spice-vv":
         assert not (tmp_path / "guest.vv").exists()  # delete-this-file
+
+
+def test_spice_tools_say_what_the_guest_offers(running_spice_guest: TinyGuest, system_conn: Connection,
+                                               qtbot: QtBot) -> None:
+    window = ConsoleWindow()
+    qtbot.addWidget(window)
+    wait_until(lambda: any(g.name == running_spice_guest.name for g in system_conn.guests.values()), what="guest")
+    view = window.open_guest(system_conn, uuid_of(system_conn, running_spice_guest.name))
+    wait_until(lambda: view.session.frames > 0, timeout=30, what="the first frame")
+    tools = view.spice_tools
+    assert tools is not None and tools.clipboard_action.isVisible() and tools.usb_button.isVisible()
+    spice = view.session.spice
+    assert spice is not None
+    wait_until(lambda: spice.usb_channels >= 1, what="the USB redirection channel")
+    # No spice-vdagent in the tiny guest: resizing is refused with the reason, clipboard stays off.
+    assert not spice.agent_connected and not tools.resize_action.isEnabled()
+    assert "no SPICE agent" in tools.resize_action.toolTip()
+    assert tools.clipboard_action.text() == "Clipboard: off" and not spice.clipboard_sharing
+    tools.clipboard_action.trigger()
+    assert tools.clipboard_action.text() == "Clipboard: on" and spice.clipboard_sharing
+    assert "no SPICE agent" in tools.clipboard_action.toolTip()
+    tools.rebuild_usb_menu()
+    texts = [a.text() for a in tools.usb_menu.actions() if not a.isSeparator()]
+    assert texts[-1] == "Redirect newly plugged devices"
+    assert texts[0] == "No USB devices on this computer." or tools.usb_menu.actions()[0].isCheckable()
+    window.close()

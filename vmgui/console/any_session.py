@@ -46,6 +46,11 @@ class AnySession:
         return self._inner
 
     @property
+    def spice(self) -> SpiceSession | None:
+        """The SPICE session while the display is SPICE (for its agent features), else None."""
+        return self._inner if isinstance(self._inner, SpiceSession) else None
+
+    @property
     def status(self) -> ConsoleStatus:
         return self._inner.status
 

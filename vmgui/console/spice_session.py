@@ -37,6 +37,9 @@ KEY_INTERVAL_MS = 8  # QEMU's PS/2 queue holds 16 bytes: a burst of keys (typed 
 _BUTTONS = ((BUTTON_LEFT, 1), (BUTTON_MIDDLE, 2), (BUTTON_RIGHT, 3))  # RFB bit -> SPICE button number
 _WHEEL = ((WHEEL_UP, 4), (WHEEL_DOWN, 5))
 HANDSHAKE_TIMEOUT_S = 15
+CLIPBOARD = 0  # VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD
+UTF8_TEXT = 1  # VD_AGENT_CLIPBOARD_UTF8_TEXT
+MAX_CLIPBOARD = 16 * 1024 * 1024
 
 
 def spice_scancode(qnum: int) -> int:
@@ -56,6 +59,11 @@ class SpiceSession:
         self.frame_updated: Callbacks[[int, int, int, int]] = Callbacks()
         self.resized: Callbacks[[Framebuffer | None]] = Callbacks()
         self.cursor_changed: Callbacks[[CursorImage | None]] = Callbacks()
+        self.features_changed: Callbacks[[]] = Callbacks()  # agent (dis)connected, USB channel seen
+        self.guest_clipboard: Callbacks[[str]] = Callbacks()  # text the guest copied (sharing on)
+        self.usb_channels = 0
+        self.clipboard_sharing = False  # off by default: an untrusted guest reads nothing
+        self._host_clipboard = ""
         self._handshake_timeout = handshake_timeout
         self._session: Any = None
         self._endpoint: Endpoint | None = None
@@ -100,7 +108,7 @@ class SpiceSession:
         if endpoint.proxy:
             props.proxy = endpoint.proxy
         props.enable_audio = False
-        props.enable_usbredir = False
+        props.enable_usbredir = True  # channels only: nothing is redirected until the user picks a device
         _connect(session, "channel-new", self._on_channel_new)
         _connect(session, "disconnected", self._on_session_disconnected)
         self._set_status(ConsoleState.CONNECTING, f"to {endpoint.describe()}")
@@ -114,6 +122,7 @@ class SpiceSession:
         session, self._session = self._session, None
         self._stop_timers()
         self._main = self._inputs = None
+        self.usb_channels = 0
         self._keys.clear()
         if session is not None:
             session.disconnect()
@@ -167,6 +176,61 @@ class SpiceSession:
                 inputs.button_release(number, state)
         self._buttons = buttons
 
+    # ---- agent features: clipboard, guest resolution, USB ----------------------------------------
+
+    @property
+    def agent_connected(self) -> bool:
+        return self._main is not None and bool(self._main.props.agent_connected)
+
+    def set_clipboard_sharing(self, on: bool) -> None:
+        self.clipboard_sharing = on
+        if on and self._host_clipboard:
+            self.offer_clipboard(self._host_clipboard)
+
+    def offer_clipboard(self, text: str) -> None:
+        """The host's clipboard changed: tell the guest's agent there is text (sent when it asks)."""
+        self._host_clipboard = text
+        if self.clipboard_sharing and self.agent_connected and text:
+            self._main.clipboard_selection_grab(CLIPBOARD, [UTF8_TEXT])
+
+    def _on_guest_grab(self, channel: Any, selection: int, types: Any, ntypes: int) -> bool:
+        if self.clipboard_sharing and selection == CLIPBOARD and self._mine(channel):
+            offered: list[int] = list((ctypes.c_uint32 * ntypes).from_address(int(types))) if types and ntypes else []
+            if UTF8_TEXT in offered:
+                channel.clipboard_selection_request(selection, UTF8_TEXT)
+        return True
+
+    def _on_guest_clipboard(self, channel: Any, selection: int, kind: int, data: Any, size: int) -> None:
+        if self.clipboard_sharing and selection == CLIPBOARD and kind == UTF8_TEXT and data and self._mine(channel):
+            text = ctypes.string_at(int(data), min(size, MAX_CLIPBOARD)).decode("utf-8", "replace").rstrip("\0")
+            self.guest_clipboard.emit(text)
+
+    def _on_guest_request(self, channel: Any, selection: int, kind: int) -> bool:
+        if not (self.clipboard_sharing and selection == CLIPBOARD and kind == UTF8_TEXT and self._mine(channel)):
+            return False
+        channel.clipboard_selection_notify(selection, kind, list(self._host_clipboard.encode()))
+        return True
+
+    def can_resize_guest(self) -> str:
+        """'' when the guest's resolution can follow the window, else why not."""
+        if not self.connected:
+            return "the console is not connected"
+        if not self.agent_connected:
+            return "the guest has no SPICE agent (install spice-vdagent in the guest)"
+        return ""
+
+    def resize_guest(self, width: int, height: int) -> bool:
+        """Ask the guest's agent for this resolution on its first monitor."""
+        if self.can_resize_guest() or self._main is None or width < 320 or height < 200:
+            return False
+        self._main.update_display_enabled(0, True, False)
+        self._main.update_display(0, 0, 0, width, height, True)
+        return True
+
+    def usb_manager(self) -> Any:
+        """spice-glib's USB device manager for this session (None when not connected)."""
+        return Spice.UsbDeviceManager.get(self._session) if self._session is not None else None
+
     # ---- spice-glib signals ---------------------------------------------------------------------
 
     def _mine(self, channel: Any) -> bool:
@@ -178,6 +242,13 @@ class SpiceSession:
         _connect(channel, "channel-event", self._on_channel_event)
         if isinstance(channel, Spice.MainChannel):
             self._main = channel
+            _connect(channel, "notify::agent-connected", lambda *_: self.features_changed.emit())
+            _connect(channel, "main-clipboard-selection-grab", self._on_guest_grab)
+            _connect(channel, "main-clipboard-selection", self._on_guest_clipboard)
+            _connect(channel, "main-clipboard-selection-request", self._on_guest_request)
+        elif isinstance(channel, Spice.UsbredirChannel):
+            self.usb_channels += 1
+            self.features_changed.emit()
         elif isinstance(channel, Spice.DisplayChannel):
             if channel.props.channel_id != 0:
                 return  # one monitor for now

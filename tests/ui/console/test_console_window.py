@@ -75,6 +75,7 @@ def test_a_console_opens_as_a_tab_showing_the_guest_screen(window: ConsoleWindow
     assert (saved.width(), saved.height()) == (320, 200) and pixel(saved, 5, 5) == RED
     again = window.open_guest(conn, UUIDS["desk"])  # the same guest again: the same tab
     assert again is view and window.tabs.count() == 1
+    assert view.spice_tools is not None and not view.spice_tools.clipboard_action.isVisible()  # VNC: no SPICE tools
 
 
 def test_fit_keeps_the_aspect_ratio_and_zoom_steps(window: ConsoleWindow, conn: Connection) -> None:

@@ -22,10 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.console import keymap
+from vmgui.console.any_session import AnySession
 from vmgui.console.session import ConsoleSession
 from vmgui.console.state import ConsoleState, ConsoleStatus
 from vmgui.core.observable import Callbacks
 from vmgui.ui.console.display import ConsoleDisplay
+from vmgui.ui.console.spice_tools import SpiceTools
 from vmgui.ui.settings import DEFAULT_RELEASE_COMBO, RELEASE_COMBOS
 
 OVERLAY_HIDE_MS = 1500
@@ -85,6 +87,7 @@ class ConsoleView(QWidget):
         self.display.zoom_changed.connect(self._zoom_changed)
         controller.status_changed.connect(self._status_changed)
         self.set_release_combo(DEFAULT_RELEASE_COMBO)
+        self.spice_tools = SpiceTools(self, session) if isinstance(session, AnySession) else None
         self._status_changed(controller.status)
 
     @property
@@ -93,6 +96,8 @@ class ConsoleView(QWidget):
 
     def close_console(self) -> None:
         self.controller.status_changed.disconnect(self._status_changed)
+        if self.spice_tools is not None:
+            self.spice_tools.detach()
         self.display.set_grabbed(False)
         self.display.detach()
         self.controller.close()
