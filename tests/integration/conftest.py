@@ -35,9 +35,24 @@ def virsh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
                           timeout=120, check=check)
 
 
+def _owner_alive(name: str) -> bool:
+    """Guests are named PREFIX-tag-PID: is another test run that made this one still running?"""
+    pid = name.rsplit("-", 1)[-1]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_leftovers(conn: libvirt.virConnect) -> None:
+    """Remove test guests that earlier, finished runs left behind (not those of a run still going)."""
     for dom in conn.listAllDomains(0):
-        if dom.name().startswith(PREFIX):
+        if dom.name().startswith(PREFIX) and not _owner_alive(dom.name()):
             if dom.isActive():
                 dom.destroy()
             if dom.isPersistent():
