@@ -169,6 +169,9 @@ def test_spice_tools_say_what_the_guest_offers(running_spice_guest: TinyGuest, s
     spice = view.session.spice
     assert spice is not None
     wait_until(lambda: spice.usb_channels >= 1, what="the USB redirection channel")
+    # The guest's sound card plays through SPICE's playback channel into spice-glib's GStreamer backend.
+    wait_until(lambda: spice.playback_channels >= 1, what="the playback channel")
+    assert spice.audio is not None and type(spice.audio).__name__ == "SpiceGstaudio"
     # No spice-vdagent in the tiny guest: resizing is refused with the reason, clipboard stays off.
     assert not spice.agent_connected and not tools.resize_action.isEnabled()
     assert "no SPICE agent" in tools.resize_action.toolTip()

@@ -24,7 +24,8 @@ class ViewerSource:
 def endpoint_of(target: ConsoleTarget, vv: ViewerFile | None = None) -> Endpoint:
     return Endpoint("tcp", host=target.host, port=target.port or 0, tls_port=target.tls_port or 0,
                     password=target.password, protocol=target.type,
-                    ca=vv.ca if vv else "", host_subject=vv.host_subject if vv else "", proxy=vv.proxy if vv else "")
+                    ca=vv.ca if vv else "", host_subject=vv.host_subject if vv else "", proxy=vv.proxy if vv else "",
+                    audio=not (vv and {"playback", "all"} & set(vv.disable_channels)))
 
 
 def _from_vv(vv: ViewerFile) -> ViewerSource:

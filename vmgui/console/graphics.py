@@ -76,6 +76,7 @@ class Endpoint:
     ca: str = ""  # PEM text of the CA that signed the SPICE server's certificate ('' = system trust)
     host_subject: str = ""  # the subject the SPICE server's certificate must carry
     proxy: str = ""  # http://host:port, an HTTP CONNECT proxy (SPICE)
+    audio: bool = True  # SPICE: play the guest's sound (a .vv can disable the playback channel)
 
     def describe(self) -> str:
         if self.kind == "fd":

@@ -50,8 +50,11 @@ def spice_scancode(qnum: int) -> int:
 class SpiceSession:
     """The ConsoleSession for SPICE (see vmgui/console/session.py)."""
 
-    def __init__(self, *, handshake_timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
+    def __init__(self, *, handshake_timeout: float = HANDSHAKE_TIMEOUT_S, audio: bool = True) -> None:
         self.status = ConsoleStatus(ConsoleState.DISCONNECTED)
+        self.audio_wanted = audio
+        self.audio: Any = None  # spice-glib's GStreamer audio while connected with sound
+        self.playback_channels = 0
         self.framebuffer: Framebuffer | None = None
         self.name = ""
         self.frames = 0
@@ -107,8 +110,11 @@ class SpiceSession:
             props.cert_subject = endpoint.host_subject
         if endpoint.proxy:
             props.proxy = endpoint.proxy
-        props.enable_audio = False
+        audio = self.audio_wanted and endpoint.audio
+        props.enable_audio = audio
         props.enable_usbredir = True  # channels only: nothing is redirected until the user picks a device
+        self.playback_channels = 0
+        self.audio = self._start_audio(session) if audio else None
         _connect(session, "channel-new", self._on_channel_new)
         _connect(session, "disconnected", self._on_session_disconnected)
         self._set_status(ConsoleState.CONNECTING, f"to {endpoint.describe()}")
@@ -118,11 +124,24 @@ class SpiceSession:
             return
         self._timeout_id = GLib.timeout_add(int(self._handshake_timeout * 1000), self._on_timeout, session)
 
+    @staticmethod
+    def _start_audio(session: Any) -> Any:
+        """Guest sound through spice-glib's GStreamer backend; None (said in the log) where it is missing."""
+        try:
+            audio = Spice.Audio.get(session, None)
+        except Exception as err:  # GStreamer or its plugins missing
+            log.info("no SPICE audio: %s", err)
+            return None
+        if audio is None:
+            log.info("no SPICE audio: spice-glib has no audio backend here")
+        return audio
+
     def close(self) -> None:
         session, self._session = self._session, None
         self._stop_timers()
         self._main = self._inputs = None
-        self.usb_channels = 0
+        self.usb_channels = self.playback_channels = 0
+        self.audio = None
         self._keys.clear()
         if session is not None:
             session.disconnect()
@@ -248,6 +267,9 @@ class SpiceSession:
             _connect(channel, "main-clipboard-selection-request", self._on_guest_request)
         elif isinstance(channel, Spice.UsbredirChannel):
             self.usb_channels += 1
+            self.features_changed.emit()
+        elif isinstance(channel, Spice.PlaybackChannel):
+            self.playback_channels += 1
             self.features_changed.emit()
         elif isinstance(channel, Spice.DisplayChannel):
             if channel.props.channel_id != 0:
