@@ -126,7 +126,9 @@ def domain_xml(
         ET.SubElement(devices, "channel", type="spicevmc").append(
             ET.Element("target", type="virtio", name="com.redhat.spice.0"))
         ET.SubElement(devices, "redirdev", bus="usb", type="spicevmc")
-        ET.SubElement(devices, "sound", model="ich9")  # played through SPICE's playback channel
+        sound = ET.SubElement(devices, "sound", model="ich9")  # played through SPICE's playback channel
+        ET.SubElement(sound, "audio", id="1")
+        ET.SubElement(devices, "audio", id="1", type="spice")  # with VNC too, libvirt would pick 'none'
     video = ET.SubElement(devices, "video")
     # Standard VGA has the VBE modes that `vga=0x318` asks the kernel's vesafb for.
     ET.SubElement(video, "model", type="vga", vram="16384", heads="1", primary="yes")
