@@ -46,3 +46,11 @@ def test_errors_are_value_errors_fit_for_the_user(tmp_path: Path) -> None:
     with pytest.raises(VvFileError, match="line 2"):
         open_source(str(bad))
     assert bad.exists()  # a file that failed to parse is not deleted
+
+
+def test_usb_and_secure_channel_settings_reach_the_endpoint() -> None:
+    source = open_source("-", "[virt-viewer]\ntype=spice\nhost=h\nport=5900\nenable-usb-autoshare=1\n"
+                              "usb-filter=0x03,-1,-1,-1,0|-1,-1,-1,-1,1\nsecure-channels=main;inputs\n")
+    e = source.endpoint
+    assert e.usb_autoshare and e.usb_filter == "0x03,-1,-1,-1,0|-1,-1,-1,-1,1"
+    assert e.secure_channels == ("main", "inputs")

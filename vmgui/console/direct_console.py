@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from vmgui.console.console_url import ConsoleTarget, parse_console_url, target_from_vv
@@ -22,10 +23,13 @@ class ViewerSource:
 
 
 def endpoint_of(target: ConsoleTarget, vv: ViewerFile | None = None) -> Endpoint:
-    return Endpoint("tcp", host=target.host, port=target.port or 0, tls_port=target.tls_port or 0,
-                    password=target.password, protocol=target.type,
-                    ca=vv.ca if vv else "", host_subject=vv.host_subject if vv else "", proxy=vv.proxy if vv else "",
-                    audio=not (vv and {"playback", "all"} & set(vv.disable_channels)))
+    endpoint = Endpoint("tcp", host=target.host, port=target.port or 0, tls_port=target.tls_port or 0,
+                        password=target.password, protocol=target.type)
+    if vv is None:
+        return endpoint
+    return replace(endpoint, ca=vv.ca, host_subject=vv.host_subject, proxy=vv.proxy,
+                   audio=not {"playback", "all"} & set(vv.disable_channels), secure_channels=vv.secure_channels,
+                   usb_autoshare=vv.enable_usb_autoshare, usb_filter=vv.usb_filter)
 
 
 def _from_vv(vv: ViewerFile) -> ViewerSource:

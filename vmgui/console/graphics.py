@@ -77,6 +77,9 @@ class Endpoint:
     host_subject: str = ""  # the subject the SPICE server's certificate must carry
     proxy: str = ""  # http://host:port, an HTTP CONNECT proxy (SPICE)
     audio: bool = True  # SPICE: play the guest's sound (a .vv can disable the playback channel)
+    secure_channels: tuple[str, ...] = ()  # SPICE channels that must use TLS ("main", "display", ...)
+    usb_autoshare: bool = False  # SPICE: redirect USB devices plugged in while connected
+    usb_filter: str = ""  # SPICE: which devices auto-redirect (usbredir filter rules)
 
     def describe(self) -> str:
         if self.kind == "fd":

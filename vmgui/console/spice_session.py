@@ -10,9 +10,11 @@ ints, and keys are PC AT set-1 scancodes with 0x100 marking the 0xE0 prefix.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import logging
 from collections import deque
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 import gi
@@ -45,6 +47,40 @@ MAX_CLIPBOARD = 16 * 1024 * 1024
 def spice_scancode(qnum: int) -> int:
     """XT 'qnum' (0x80 | code for E0-prefixed keys) -> SPICE's set-1 scancode (0x100 | code for those)."""
     return 0x100 | (qnum & 0x7F) if qnum & 0x80 else qnum
+
+
+@cache
+def _glib() -> tuple[ctypes.CDLL, ctypes.CDLL]:
+    glib = ctypes.CDLL(ctypes.util.find_library("glib-2.0") or "libglib-2.0.so.0")
+    glib.g_byte_array_new.restype = ctypes.c_void_p
+    glib.g_byte_array_new.argtypes = []
+    glib.g_byte_array_append.restype = ctypes.c_void_p
+    glib.g_byte_array_append.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
+    glib.g_byte_array_unref.restype = None
+    glib.g_byte_array_unref.argtypes = [ctypes.c_void_p]
+    gobject = ctypes.CDLL(ctypes.util.find_library("gobject-2.0") or "libgobject-2.0.so.0")
+    gobject.g_object_set.restype = None  # variadic: the arguments are passed as typed ctypes values
+    return glib, gobject
+
+
+def set_ca(session: Any, pem: bytes) -> None:
+    """Set the session's `ca` (a GByteArray of PEM text) through C.
+
+    PyGObject (3.50) cannot: `props.ca = ...` stores the Python bytes' buffer as if it were the GByteArray,
+    so spice-glib reads garbage as its `data` pointer and crashes when the TLS channel starts (or when `ca`
+    is read back). g_object_set copies the array (g_value_dup_boxed takes a reference).
+    """
+    glib, gobject = _glib()
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    pointer = get(session.__gpointer__, None)
+    array = glib.g_byte_array_new()
+    try:
+        glib.g_byte_array_append(array, pem, len(pem))
+        gobject.g_object_set(ctypes.c_void_p(pointer), b"ca", ctypes.c_void_p(array), ctypes.c_void_p(None))
+    finally:
+        glib.g_byte_array_unref(array)
 
 
 class SpiceSession:
@@ -105,16 +141,23 @@ class SpiceSession:
         if endpoint.password:
             props.password = endpoint.password
         if endpoint.ca:
-            props.ca = GLib.ByteArray.new_take(endpoint.ca.encode())
+            set_ca(session, endpoint.ca.encode())
         if endpoint.host_subject:
             props.cert_subject = endpoint.host_subject
         if endpoint.proxy:
             props.proxy = endpoint.proxy
+        if endpoint.secure_channels:
+            props.secure_channels = list(endpoint.secure_channels)
         audio = self.audio_wanted and endpoint.audio
         props.enable_audio = audio
         props.enable_usbredir = True  # channels only: nothing is redirected until the user picks a device
         self.playback_channels = 0
         self.audio = self._start_audio(session) if audio else None
+        if endpoint.usb_autoshare or endpoint.usb_filter:
+            manager = Spice.UsbDeviceManager.get(session)
+            manager.props.auto_connect = endpoint.usb_autoshare
+            if endpoint.usb_filter:
+                manager.props.auto_connect_filter = endpoint.usb_filter
         _connect(session, "channel-new", self._on_channel_new)
         _connect(session, "disconnected", self._on_session_disconnected)
         self._set_status(ConsoleState.CONNECTING, f"to {endpoint.describe()}")
@@ -294,7 +337,7 @@ class SpiceSession:
             self._error = "the password is wrong or missing"
             self._fail_auth()
         elif event == _EV.ERROR_TLS:
-            self._fail("the TLS connection failed (check the CA certificate and the host subject)", permanent=True)
+            self._fail(self._tls_failure(), permanent=True)
         elif event in (_EV.ERROR_CONNECT, _EV.ERROR_LINK, _EV.ERROR_IO):
             error = channel.get_error()
             detail = error.message if error is not None else event.value_nick
@@ -302,6 +345,14 @@ class SpiceSession:
                 self._fail(f"could not connect: {detail}")
         elif event == _EV.CLOSED and isinstance(channel, Spice.MainChannel):
             self._fail(self._error or "the console closed the connection")
+
+    def _tls_failure(self) -> str:
+        """spice-glib says only ERROR_TLS (no GError; the detail goes to its log): name what was checked."""
+        endpoint = self._endpoint
+        signer = "the given CA certificate" if endpoint and endpoint.ca else "the CAs this system trusts (no CA given)"
+        name = (f"the host subject {endpoint.host_subject!r}" if endpoint and endpoint.host_subject
+                else f"the host name {endpoint.host if endpoint else ''!r}")
+        return f"the TLS connection failed: the server's certificate did not verify against {signer} and {name}"
 
     def _on_primary_create(self, channel: Any, fmt: int, width: int, height: int, stride: int, _shmid: int,
                            data: int) -> None:

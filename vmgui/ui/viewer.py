@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 
 from vmgui.cli import Options
 from vmgui.console.any_session import AnySession
@@ -40,10 +41,35 @@ def _warn_unsupported(source: ViewerSource) -> list[str]:
         return notes
     if vv.enable_smartcard:
         notes.append("smartcard redirection is not supported")
-    if vv.enable_usbredir or vv.enable_usb_autoshare:
-        notes.append("USB redirection is not supported yet")
     for note in notes:
         print(f"vmgui: {note}; continuing without it", file=sys.stderr)
+    return notes
+
+
+def _hotkeys(source: ViewerSource, view: ConsoleView) -> list[str]:
+    """The .vv file's hotkeys, bound on the display; returns notes about those it cannot use."""
+    vv = source.vv
+    if vv is None:
+        return []
+    display = view.display
+    wanted = (
+        (vv.toggle_fullscreen, view.toggle_fullscreen),
+        (vv.secure_attention, lambda: display.send_combo("ctrl+alt+del")),
+        (vv.zoom_in, display.zoom_in),
+        (vv.zoom_out, display.zoom_out),
+        (vv.release_cursor if vv.release_cursor.replace("-", "+") not in RELEASE_COMBOS else "",
+         partial(display.set_grabbed, False)),
+    )
+    notes = []
+    for combo, action in wanted:
+        if not combo:
+            continue
+        try:
+            display.add_hotkey(combo.replace("-", "+"), action)
+        except ValueError as err:
+            notes.append(f"hotkey not used: {err}")
+    for note in notes:
+        print(f"vmgui: {note}", file=sys.stderr)
     return notes
 
 
@@ -72,7 +98,7 @@ class Viewer:
         self.window.emptied.connect(lambda: self.exit_app(0))
         self._connected_once = False
         self.console.status_changed.connect(self._status_changed)
-        for note in _warn_unsupported(source):
+        for note in _warn_unsupported(source) + _hotkeys(source, self.view):
             self.view.hint.setText(f"Note: {note}.")
 
     def start(self) -> None:

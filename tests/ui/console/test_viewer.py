@@ -81,3 +81,29 @@ def test_full_screen_option_and_vv_title(aloop: asyncio.AbstractEventLoop, qtbot
     assert not viewer.window.isFullScreen()  # outside kiosk mode full screen can be left
     viewer.window.close()
     assert exits == [0]
+
+
+def test_vv_hotkeys_work_even_while_the_keyboard_is_grabbed(aloop: asyncio.AbstractEventLoop, qtbot: QtBot,
+                                                           tmp_path: Path, server: FakeRfbServer) -> None:
+    vv = tmp_path / "hot.vv"
+    vv.write_text(f"[virt-viewer]\ntype=vnc\nhost=127.0.0.1\nport={server.port}\n"
+                  "toggle-fullscreen=shift+f11\nsecure-attention=ctrl+alt+end\n")
+    viewer, _exits = start_viewer(qtbot, tmp_path, [str(vv)])
+    display = viewer.view.display
+    display.set_grabbed(True)
+    QTest.keyPress(display, Qt.Key.Key_Shift)
+    QTest.keyPress(display, Qt.Key.Key_F11, Qt.KeyboardModifier.ShiftModifier)
+    assert viewer.window.isFullScreen()
+    QTest.keyRelease(display, Qt.Key.Key_F11, Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyRelease(display, Qt.Key.Key_Shift)
+    server.clear_events()
+    mods = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    QTest.keyPress(display, Qt.Key.Key_Control)
+    QTest.keyPress(display, Qt.Key.Key_Alt, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyPress(display, Qt.Key.Key_End, mods)
+    keys = lambda: [(e[1], e[3]) for e in server.events if e[0] == "qemu_key"]  # noqa: E731
+    # Ctrl and Alt went down, then up when the hotkey fired; then Ctrl+Alt+Del as a whole. End never did.
+    wait_until(lambda: keys()[-6:] == [(True, 0x1D), (True, 0x38), (True, 0xD3), (False, 0xD3), (False, 0x38),
+                                       (False, 0x1D)], what="Ctrl+Alt+Del sent")
+    assert (True, 0xCF) not in keys()
+    viewer.stop()

@@ -8,6 +8,8 @@ the release combination (Ctrl+Alt by default) gives it back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -69,6 +71,7 @@ class ConsoleDisplay(QWidget):
         self.grabbed = False
         self.release_combo: frozenset[int] = frozenset()
         self.exit_combo: frozenset[int] = frozenset()  # set in kiosk mode; the grab then stays on
+        self._hotkeys: list[tuple[frozenset[int], Callable[[], object]]] = []
         self.release_label = ""
         self.set_release_combo("ctrl+alt", "Ctrl+Alt")
         self._image: QImage | None = None
@@ -307,6 +310,11 @@ class ConsoleDisplay(QWidget):
             self.release_keys()
             self.exit_combo_pressed.emit()
             return
+        hotkey = next((action for keys, action in self._hotkeys if qnum in keys and self._combo_down(keys)), None)
+        if down and hotkey is not None:
+            self.release_keys()  # the guest sees the modifiers go up; the hotkey's own key never reaches it
+            hotkey()
+            return
         self.session.send_key(down, keysym, qnum)
         if down and self.grabbed and not self.exit_combo and self._combo_down(self.release_combo):
             self.release_keys()
@@ -315,6 +323,10 @@ class ConsoleDisplay(QWidget):
     def _combo_down(self, combo: frozenset[int]) -> bool:
         down = {_LEFT_OF.get(q, q) for q in self._pressed}
         return bool(combo) and combo <= down
+
+    def add_hotkey(self, combo: str, action: Callable[[], object]) -> None:
+        """A key combination vmgui acts on (even while grabbed) instead of sending it to the guest."""
+        self._hotkeys.append((frozenset(_LEFT_OF.get(q, q) for _, q in keymap.combo(combo)), action))
 
     def set_exit_combo(self, combo: str) -> None:
         """Kiosk mode: this combination asks to quit, and the keyboard grab is never released."""
