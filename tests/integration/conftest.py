@@ -120,25 +120,23 @@ def make_guest(tiny_files: TinyGuestFiles, tag: str, *, displays: tuple[str, ...
     return TinyGuest(name, xml_path, serial_log)
 
 
-@pytest.fixture(scope="session")
-def running_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyGuest]:
-    """One booted tiny guest shared by the tests that only need something running."""
-    guest = make_guest(tiny_files, "shared")
+def booted(guest: TinyGuest) -> Iterator[TinyGuest]:
+    """Define and start the guest, wait for its shells, and remove it afterwards."""
     virsh("define", str(guest.xml_path))
     virsh("start", guest.name)
     guest.wait_for_serial("VMGUI-TINY-GUEST READY")
     yield guest
     virsh("destroy", guest.name, check=False)
     virsh("undefine", guest.name, check=False)
+
+
+@pytest.fixture(scope="session")
+def running_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyGuest]:
+    """One booted tiny guest shared by the tests that only need something running."""
+    yield from booted(make_guest(tiny_files, "shared"))
 
 
 @pytest.fixture(scope="session")
 def running_spice_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyGuest]:
     """A booted tiny guest with a SPICE display first and a VNC display second."""
-    guest = make_guest(tiny_files, "spice", displays=("spice", "vnc"))
-    virsh("define", str(guest.xml_path))
-    virsh("start", guest.name)
-    guest.wait_for_serial("VMGUI-TINY-GUEST READY")
-    yield guest
-    virsh("destroy", guest.name, check=False)
-    virsh("undefine", guest.name, check=False)
+    yield from booted(make_guest(tiny_files, "spice", displays=("spice", "vnc")))

@@ -135,12 +135,7 @@ class VncSession:
 
     def close(self) -> None:
         """Disconnect; callbacks from the old connection stop at once."""
-        conn, self._conn = self._conn, None
-        self._cancel_timeout()
-        if conn is not None:
-            self._retired.append((conn, self.framebuffer))
-            conn.shutdown()
-        self.framebuffer = None
+        self._drop_connection()
         self._awaiting_password = False
         if self.status.state is not ConsoleState.DISCONNECTED:
             self._set_status(CLOSED.state, CLOSED.message)
@@ -350,13 +345,17 @@ class VncSession:
             GLib.source_remove(self._timeout_id)
             self._timeout_id = 0
 
-    def _fail(self, message: str, *, permanent: bool = False) -> None:
+    def _drop_connection(self) -> None:
+        """Shut the connection down; it and its framebuffer stay referenced until GVnc says it is done."""
         conn, self._conn = self._conn, None
         self._cancel_timeout()
         if conn is not None:
             self._retired.append((conn, self.framebuffer))
             conn.shutdown()
         self.framebuffer = None
+
+    def _fail(self, message: str, *, permanent: bool = False) -> None:
+        self._drop_connection()
         self._set_status(ConsoleState.DISCONNECTED, message, permanent)
 
     def _set_status(self, state: ConsoleState, message: str, permanent: bool = False) -> None:

@@ -7,14 +7,12 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
-from pytestqt.qtbot import QtBot
 
-from tests.console.console_host import UUIDS
 from tests.console.fake_rfb import ENC_RICH_CURSOR, FakeRfbServer
 from tests.helpers import wait_until
+from tests.ui.console.conftest import open_desk
 from vmgui.console.state import ConsoleState
 from vmgui.core.connection import Connection
-from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.console.display import ConsoleDisplay
 
@@ -30,17 +28,6 @@ def server() -> Iterator[FakeRfbServer]:
         yield srv
 
 
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[ConsoleWindow]:
-    win = ConsoleWindow()
-    qtbot.addWidget(win)  # pytest-qt closes it after the test, which closes its consoles
-    yield win
-
-
-def open_desk(window: ConsoleWindow, conn: Connection) -> ConsoleView:
-    view = window.open_guest(conn, UUIDS["desk"])
-    wait_until(lambda: view.session.frames > 0 and view.display.image() is not None, what="first frame")
-    return view
 
 
 def red_square() -> bytes:

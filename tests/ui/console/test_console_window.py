@@ -16,12 +16,12 @@ from pytestqt.qtbot import QtBot
 from tests.console.console_host import UUIDS, write_host
 from tests.console.fake_rfb import FakeRfbServer
 from tests.helpers import run, wait_until
+from tests.ui.console.conftest import open_desk
 from vmgui.console.state import ConsoleState
 from vmgui.console.vv_file import read_vv
 from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.lifecycle import Action
-from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.console.display import ConsoleDisplay
 from vmgui.ui.main_window import MainWindow
@@ -40,17 +40,6 @@ def server() -> Iterator[FakeRfbServer]:
 
 
 
-@pytest.fixture
-def window(qtbot: QtBot) -> Iterator[ConsoleWindow]:
-    win = ConsoleWindow()
-    qtbot.addWidget(win)  # pytest-qt closes it after the test, which closes its consoles
-    yield win
-
-
-def open_desk(window: ConsoleWindow, conn: Connection) -> ConsoleView:
-    view = window.open_guest(conn, UUIDS["desk"])
-    wait_until(lambda: view.session.frames > 0 and view.display.image() is not None, what="first frame")
-    return view
 
 
 def key_events(server: FakeRfbServer) -> list[tuple[bool, int]]:
