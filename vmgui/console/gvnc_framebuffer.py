@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from vmgui.console.framebuffer import Framebuffer
+from vmgui.console.gi_ctypes import gobject_pointer, libraries
 
 
 class _PixelFormat(ctypes.Structure):
@@ -54,27 +55,13 @@ def _lib() -> ctypes.CDLL:
     lib.vnc_connection_set_pixel_format.argtypes = [ctypes.c_void_p, ctypes.POINTER(_PixelFormat)]
     lib.vnc_connection_set_framebuffer.restype = ctypes.c_int
     lib.vnc_connection_set_framebuffer.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    gobject = ctypes.CDLL(ctypes.util.find_library("gobject-2.0") or "libgobject-2.0.so.0")
-    lib.g_object_unref = gobject.g_object_unref  # type: ignore[attr-defined]
-    lib.g_object_unref.argtypes = [ctypes.c_void_p]
     return lib
-
-
-def _gobject_pointer(obj: Any) -> int:
-    """The C address of a PyGObject wrapper's GObject."""
-    get = ctypes.pythonapi.PyCapsule_GetPointer
-    get.restype = ctypes.c_void_p
-    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    pointer = get(obj.__gpointer__, None)
-    if not pointer:
-        raise RuntimeError("no GObject behind this wrapper")
-    return int(pointer)
 
 
 def attach(fb: Framebuffer, connection: Any) -> None:
     """Make GVnc decode into `fb`: ask the server for our pixel format (32 bits, 0x00RRGGBB) and set it."""
     lib = _lib()
-    conn = _gobject_pointer(connection)
+    conn = gobject_pointer(connection)
     fmt = local_format()
     lib.vnc_connection_set_pixel_format(conn, ctypes.byref(fmt))
     remote = lib.vnc_connection_get_pixel_format(conn)  # what the server sends now
@@ -84,7 +71,7 @@ def attach(fb: Framebuffer, connection: Any) -> None:
     try:
         lib.vnc_connection_set_framebuffer(conn, gvnc_fb)  # the connection takes its own reference
     finally:
-        lib.g_object_unref(gvnc_fb)
+        libraries()[1].g_object_unref(gvnc_fb)
 
 
 def cursor_bgra(cursor: Any, width: int, height: int) -> bytes | None:
@@ -94,5 +81,5 @@ def cursor_bgra(cursor: Any, width: int, height: int) -> bytes | None:
     """
     get_data = _lib().vnc_cursor_get_data
     get_data.restype, get_data.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
-    address = get_data(_gobject_pointer(cursor))
+    address = get_data(gobject_pointer(cursor))
     return ctypes.string_at(address, width * height * 4) if address else None

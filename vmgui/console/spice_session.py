@@ -10,11 +10,9 @@ ints, and keys are PC AT set-1 scancodes with 0x100 marking the 0xE0 prefix.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 from collections import deque
 from dataclasses import replace
-from functools import cache
 from typing import Any
 
 import gi
@@ -24,6 +22,7 @@ from gi.repository import GLib, GObject  # noqa: E402
 from gi.repository import SpiceClientGLib as Spice  # noqa: E402
 
 from vmgui.console.framebuffer import Framebuffer  # noqa: E402
+from vmgui.console.gi_ctypes import set_bytes_property  # noqa: E402
 from vmgui.console.graphics import Endpoint  # noqa: E402
 from vmgui.console.session import BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, WHEEL_DOWN, WHEEL_UP  # noqa: E402
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus, CursorImage  # noqa: E402
@@ -49,38 +48,9 @@ def spice_scancode(qnum: int) -> int:
     return 0x100 | (qnum & 0x7F) if qnum & 0x80 else qnum
 
 
-@cache
-def _glib() -> tuple[ctypes.CDLL, ctypes.CDLL]:
-    glib = ctypes.CDLL(ctypes.util.find_library("glib-2.0") or "libglib-2.0.so.0")
-    glib.g_byte_array_new.restype = ctypes.c_void_p
-    glib.g_byte_array_new.argtypes = []
-    glib.g_byte_array_append.restype = ctypes.c_void_p
-    glib.g_byte_array_append.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint]
-    glib.g_byte_array_unref.restype = None
-    glib.g_byte_array_unref.argtypes = [ctypes.c_void_p]
-    gobject = ctypes.CDLL(ctypes.util.find_library("gobject-2.0") or "libgobject-2.0.so.0")
-    gobject.g_object_set.restype = None  # variadic: the arguments are passed as typed ctypes values
-    return glib, gobject
-
-
 def set_ca(session: Any, pem: bytes) -> None:
-    """Set the session's `ca` (a GByteArray of PEM text) through C.
-
-    PyGObject (3.50) cannot: `props.ca = ...` stores the Python bytes' buffer as if it were the GByteArray,
-    so spice-glib reads garbage as its `data` pointer and crashes when the TLS channel starts (or when `ca`
-    is read back). g_object_set copies the array (g_value_dup_boxed takes a reference).
-    """
-    glib, gobject = _glib()
-    get = ctypes.pythonapi.PyCapsule_GetPointer
-    get.restype = ctypes.c_void_p
-    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    pointer = get(session.__gpointer__, None)
-    array = glib.g_byte_array_new()
-    try:
-        glib.g_byte_array_append(array, pem, len(pem))
-        gobject.g_object_set(ctypes.c_void_p(pointer), b"ca", ctypes.c_void_p(array), ctypes.c_void_p(None))
-    finally:
-        glib.g_byte_array_unref(array)
+    """Set the session's `ca` (PEM text in a GByteArray); `props.ca = ...` would crash spice-glib."""
+    set_bytes_property(session, "ca", pem)
 
 
 class SpiceSession:
