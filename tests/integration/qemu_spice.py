@@ -79,7 +79,7 @@ def distinct_colours(image: QImage) -> int:
 class SpiceQemu:
     """qemu-system-x86_64 (TCG, 64 MiB, std VGA) with `-spice tls-port=…,port=…,x509-dir=…` and a QMP socket."""
 
-    def __init__(self, directory: Path, x509: Path) -> None:
+    def __init__(self, directory: Path, x509: Path, password: str = "") -> None:
         self.directory = directory
         self.tls_port = free_port()
         self.port = free_port()
@@ -87,11 +87,12 @@ class SpiceQemu:
             self.port = free_port()
         self.qmp_path = directory / "qmp.sock"
         self.log = directory / "qemu.log"
-        spice = (f"tls-port={self.tls_port},port={self.port},addr=127.0.0.1,x509-dir={x509},"
-                 "disable-ticketing=on")
+        ticketing = "password-secret=spicepw" if password else "disable-ticketing=on"
+        spice = f"tls-port={self.tls_port},port={self.port},addr=127.0.0.1,x509-dir={x509},{ticketing}"
+        secret = ["-object", f"secret,id=spicepw,data={password}"] if password else []
         self.command = ["qemu-system-x86_64", "-name", "vmgui-spice-tls-test", "-machine", "pc,accel=tcg",
                         "-m", "64", "-display", "none", "-vga", "std", "-nodefaults", "-serial", "none",
-                        "-spice", spice, "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+                        *secret, "-spice", spice, "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
