@@ -1,4 +1,9 @@
-"""Console benchmark: fps and CPU per 1080p Raw frame of vmgui's VNC console against gvncviewer on one server."""
+"""Console benchmark: vmgui's VNC and SPICE consoles against gvncviewer and remote-viewer, under Xvfb.
+
+VNC: fps and CPU per 1080p Raw frame from a local fake server. SPICE: a real guest (the tiny test guest on
+qemu:///system, see bench/spice_guest.py) whose 1024x768 console scrolls without end; time to first frame,
+vmgui's frame rate and updated area, and every client's CPU and received bytes at that same load.
+"""
 
 from __future__ import annotations
 
@@ -135,6 +140,85 @@ def run_vmgui(port: int, paint: bool) -> int:
     return 0
 
 
+def run_vmgui_spice(port: int, paint: bool) -> int:
+    """vmgui's SpiceSession on the app's loop; with `paint`, a ConsoleDisplay at 100 % in a shown window.
+
+    Prints `mark <name> <monotonic>` for: imported (Qt, GI and vmgui loaded), connected (the primary
+    surface came), first (the first display-invalidate) and, with `paint`, painted (the first paint of
+    the guest's picture); then `sample <monotonic> <invalidates> <pixels> <paints> <seconds in paintEvent>`
+    every SAMPLE_S. The stream has no frame boundaries to count: QEMU's SPICE display (no QXL) sends each
+    refresh as strips 32 pixels wide, one display-invalidate each, and they arrive back to back.
+    """
+    sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QPaintEvent
+    from PySide6.QtWidgets import QApplication
+
+    from vmgui.console.graphics import Endpoint
+    from vmgui.console.spice_session import SpiceSession
+    from vmgui.console.state import ConsoleState, ConsoleStatus
+    from vmgui.ui.asyncio_loop import create_loop
+    from vmgui.ui.console.display import ConsoleDisplay
+
+    def mark(name: str) -> None:
+        print(f"mark {name} {time.monotonic():.6f}", flush=True)
+
+    mark("imported")
+    _exit_with_parent()
+    from gi.repository import SpiceClientGLib
+
+    print(f"spice-glib {SpiceClientGLib.util_get_version_string()}", flush=True)
+    app = QApplication([sys.argv[0]])
+    app.setApplicationName("vmgui")
+    loop = create_loop(app)
+    session = SpiceSession()
+    counts = {"invalidates": 0, "pixels": 0, "paints": 0}
+    paint_s = [0.0]
+
+    def on_update(x: int, y: int, w: int, h: int) -> None:
+        if not counts["invalidates"]:
+            mark("first")
+        counts["invalidates"] += 1
+        counts["pixels"] += w * h
+
+    def on_status(status: ConsoleStatus) -> None:
+        if status.state is ConsoleState.CONNECTED:
+            mark("connected")
+        print(f"status {status.state.name} {status.message}", flush=True)
+
+    class CountingDisplay(ConsoleDisplay):
+        def paintEvent(self, event: QPaintEvent) -> None:
+            start = time.perf_counter()
+            super().paintEvent(event)
+            paint_s[0] += time.perf_counter() - start
+            if self.image() is not None and session.frames:
+                if not counts["paints"]:
+                    mark("painted")
+                counts["paints"] += 1
+
+    session.frame_updated.connect(on_update)
+    session.status_changed.connect(on_status)
+    display = None
+    if paint:
+        display = CountingDisplay(session)
+        display.setWindowTitle(SPICE_VMGUI_TITLE)
+        display.set_zoom(1.0)  # 100 %: the window takes the guest's size once its screen is known
+        display.move(0, 0)
+        display.show()
+
+    def report() -> None:
+        print(f"sample {time.monotonic():.6f} {counts['invalidates']} {counts['pixels']} {counts['paints']} "
+              f"{paint_s[0]:.6f}", flush=True)
+
+    timer = QTimer()
+    timer.timeout.connect(report)
+    timer.start(int(SAMPLE_S * 1000))
+    session.open(Endpoint("tcp", host="127.0.0.1", port=port, protocol="spice"))
+    loop.run_forever()
+    del display
+    return 0
+
+
 # ---- the parent ------------------------------------------------------------------------------------
 
 
@@ -143,15 +227,22 @@ class BenchError(Exception):
 
 
 class Child:
-    """A child process: its `sample <t> <n>...` lines as they come, the tail of its stderr, its CPU time."""
+    """A child process: its `sample <t> <n>...` lines as they come, the tail of its stderr, its CPU time.
+
+    `marks` holds the times of its `mark <name> <monotonic>` lines and of the first output line (stdout or
+    stderr) that contains each of `watch` (the time it arrived here); `started`: monotonic time just before spawning.
+    """
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
-                 parse_stdout: bool = True, pass_fds: Sequence[int] = ()) -> None:
+                 parse_stdout: bool = True, pass_fds: Sequence[int] = (), watch: Sequence[str] = ()) -> None:
         self.name = name
         self.samples: list[tuple[float, list[float]]] = []
         self.lines: deque[str] = deque(maxlen=40)
         self.errors: deque[str] = deque(maxlen=40)
+        self.marks: dict[str, float] = {}
+        self._watch = tuple(watch)
         self._cond = threading.Condition()
+        self.started = time.monotonic()
         self.proc = subprocess.Popen(
             list(argv), env=env, cwd=ROOT, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE if parse_stdout else subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -168,10 +259,13 @@ class Child:
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
+            self._check_watch(line)
             words = line.split()
             with self._cond:
                 if words and words[0] == "sample":
                     self.samples.append((float(words[1]), [float(w) for w in words[2:]]))
+                elif len(words) == 3 and words[0] == "mark":
+                    self.marks.setdefault(words[1], float(words[2]))
                 else:
                     self.lines.append(line.rstrip())
                 self._cond.notify_all()
@@ -181,7 +275,16 @@ class Child:
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
+            self._check_watch(line)
             self.errors.append(line.rstrip())
+
+    def _check_watch(self, line: str) -> None:
+        now = time.monotonic()
+        for text in self._watch:
+            if text in line and text not in self.marks:
+                with self._cond:
+                    self.marks[text] = now
+                    self._cond.notify_all()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -410,14 +513,17 @@ def print_report(rounds: list[list[Result]], args: argparse.Namespace, version: 
         print(f"  note: other processes used up to {busy:.0f} % of a core during a window; expect noise")
 
 
-def run(args: argparse.Namespace) -> int:
+def vnc_missing_tools(args: argparse.Namespace) -> str | None:
     missing = [tool for tool in ("Xvfb", *(() if args.skip_peer else (PEER,))) if shutil.which(tool) is None]
-    if missing:
-        packages = {"Xvfb": "xvfb", PEER: "gvncviewer"}
-        print(f"console bench: {', '.join(missing)} not found; install it: "
-              f"apt-get install {' '.join(packages[m] for m in missing)}"
-              + ("" if args.skip_peer or missing == ["Xvfb"] else " (or run with --skip-peer)"), file=sys.stderr)
-        return 2
+    if not missing:
+        return None
+    packages = {"Xvfb": "xvfb", PEER: "gvncviewer"}
+    return (f"{', '.join(missing)} not found; install it: apt-get install {' '.join(packages[m] for m in missing)}"
+            + ("" if args.skip_peer or missing == ["Xvfb"] else " (or run with --skip-peer)"))
+
+
+def run_vnc(args: argparse.Namespace) -> tuple[int, Callable[[], None] | None]:
+    """The VNC part: (exit status, what prints its report)."""
     version = "" if args.skip_peer else peer_version()
     me = [sys.executable, str(Path(__file__).resolve())]
     children: list[Child] = []
@@ -442,7 +548,7 @@ def run(args: argparse.Namespace) -> int:
             order = clients if number % 2 == 0 else clients[::-1]  # alternate, so a drift in load evens out
             results: dict[str, Result] = {}
             for name, argv in order:
-                print(f"round {number + 1}/{args.rounds}: {name} ...", flush=True)
+                print(f"VNC round {number + 1}/{args.rounds}: {name} ...", flush=True)
                 client = Child(name, argv, env=env, parse_stdout=argv[0] != PEER)
                 children.append(client)
                 try:
@@ -453,13 +559,347 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(0.3)  # let the server see the old client go
             rounds.append([results[name] for name, _ in clients])
     except BenchError as err:
-        print(f"console bench failed: {err}", file=sys.stderr)
-        return 1
+        print(f"console bench (VNC) failed: {err}", file=sys.stderr)
+        return 1, None
     finally:
         for child in reversed(children):
             child.stop()
-    print_report(rounds, args, version)
-    return 0
+    return 0, lambda: print_report(rounds, args, version)
+
+
+# ---- SPICE: a real guest whose screen scrolls without end; vmgui against remote-viewer ----------------
+
+SPICE_PEER = "remote-viewer"
+SPICE_VMGUI_TITLE = "vmgui spice bench"
+SPICE_READY_LINE = "notebook show display"  # remote-viewer --debug: spice-gtk's display became ready
+SPICE_START_TIMEOUT_S = 40.0  # spawn to first frame, on a machine the scrolling guest keeps busy
+GUEST_PIXELS = 1024 * 768  # the tiny guest's framebuffer console
+
+
+class MapWatch:
+    """Every top-level window mapped on an X display, with the time it was seen: `xev -root` (x11-utils).
+
+    One listener for the display's whole life: no polling, so nothing competes with a starting client.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.maps: list[float] = []
+        self._pending: float | None = None
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(["xev", "-root", "-event", "substructure"], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        threading.Thread(target=self._read, name="xev", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("MapNotify event"):
+                self._pending = time.monotonic()
+            elif self._pending is not None and "override" in line:
+                if "override NO" in line:  # a real window, not a menu or tooltip
+                    with self._lock:
+                        self.maps.append(self._pending)
+                self._pending = None
+
+    def first_after(self, t: float) -> float | None:
+        with self._lock:
+            return next((m for m in self.maps if m >= t), None)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc.wait()
+
+
+def spice_received_bytes(port: int) -> int:
+    """Bytes the clients' TCP sockets to 127.0.0.1:port have received so far (`ss -i`); -1 without ss."""
+    try:
+        out = subprocess.run(["ss", "-Htin", "state", "established", "(", "dport", "=", f":{port}", ")"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return -1
+    return sum(int(n) for n in re.findall(r"bytes_received:(\d+)", out))
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of a process by thread name (summed over equal names); {} if it is gone."""
+    totals: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/task/{task}/stat") as f:
+                    head, _, rest = f.read().rpartition(")")
+                name = head.split("(", 1)[1]
+                fields = rest.split()
+                totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return totals
+
+
+@dataclass
+class SpiceResult:
+    client: str
+    cpu_pct: float  # the client process's CPU, % of one core
+    xvfb_pct: float  # Xvfb's CPU, % of one core
+    wire_mbs: float  # MB/s the client's SPICE sockets received: the same measure for every client
+    wire_ms: float  # client CPU ms per MB received
+    qemu_pct: float  # the guest's QEMU process, % of one core (vCPU scrolling + display refresh + SPICE server)
+    worker_pct: float  # QEMU's "SPICE Worker" thread alone: the server's side of this client's stream
+    others_pct: float  # the rest of the machine
+    first_s: float | None = None  # spawn -> first frame (vmgui: first display-invalidate; peer: display ready)
+    painted_s: float | None = None  # spawn -> first paint of the guest's picture (vmgui decode+paint)
+    window_s: float | None = None  # spawn -> its first top-level window mapped (xev)
+    imported_s: float | None = None  # spawn -> Qt, GI and vmgui imported (vmgui)
+    connected_s: float | None = None  # spawn -> primary surface (vmgui)
+    screens: float | None = None  # vmgui: invalidated pixels per second in whole 1024x768 screens ("fps")
+    invalidates: float | None = None  # vmgui: display-invalidate signals per second
+    mps: float | None = None  # vmgui: invalidated megapixels per second
+    mp_ms: float | None = None  # vmgui: client CPU ms per invalidated megapixel
+    paint_fps: float | None = None
+    paint_ms: float | None = None
+
+
+def measure_spice(name: str, client: Child, maps: MapWatch | None, first_mark: str, port: int, qemu_pid: int,
+                  xvfb: Child, warmup: float, seconds: float) -> SpiceResult:
+    """Wait for the first frame, warm up, then take CPU, wire bytes and vmgui's counters over `seconds`."""
+    if not client.wait_for(lambda: first_mark in client.marks, SPICE_START_TIMEOUT_S):
+        raise BenchError(f"{name}: no frame within {SPICE_START_TIMEOUT_S:g} s; " + client.describe_failure())
+    time.sleep(warmup)
+    qemu0, t0, cpu0, xv0, busy0, bytes0 = (thread_cpu(qemu_pid), time.monotonic(), client.cpu_seconds(),
+                                           xvfb.cpu_seconds(), busy_seconds(), spice_received_bytes(port))
+    time.sleep(seconds)
+    qemu1, t1, cpu1, xv1, busy1, bytes1 = (thread_cpu(qemu_pid), time.monotonic(), client.cpu_seconds(),
+                                           xvfb.cpu_seconds(), busy_seconds(), spice_received_bytes(port))
+    if not client.alive():
+        raise BenchError(f"{name} ended during the measurement; " + client.describe_failure())
+    span = t1 - t0
+    own, xv = cpu1 - cpu0, xv1 - xv0
+    qemu = sum(qemu1.values()) - sum(qemu0.values())
+    worker = qemu1.get("SPICE Worker", 0.0) - qemu0.get("SPICE Worker", 0.0)
+    wire_mb = (bytes1 - bytes0) / 1e6 if bytes0 >= 0 and bytes1 >= 0 else 0.0
+    result = SpiceResult(
+        name, own * 100 / span, xv * 100 / span, wire_mb / span, own * 1000 / wire_mb if wire_mb > 0 else 0.0,
+        qemu * 100 / span, worker * 100 / span, max(0.0, (busy1 - busy0) - own - xv - qemu) * 100 / span)
+
+    def since_spawn(mark: str) -> float | None:
+        return client.marks[mark] - client.started if mark in client.marks else None
+
+    result.first_s = since_spawn(first_mark)
+    result.painted_s, result.imported_s, result.connected_s = (since_spawn(m) for m in
+                                                               ("painted", "imported", "connected"))
+    mapped = maps.first_after(client.started) if maps is not None else None
+    if mapped is not None:
+        result.window_s = mapped - client.started
+    if client.samples:  # vmgui's own counters: invalidates, pixels, paints, seconds painting
+        if not client.wait_for(lambda: client.samples[-1][0] > t1, 5 * SAMPLE_S + 1):
+            raise BenchError(f"{name}: its counters stopped reporting")
+        result.invalidates = (client.at(t1, 0) - client.at(t0, 0)) / span
+        pixels = client.at(t1, 1) - client.at(t0, 1)
+        result.screens = pixels / GUEST_PIXELS / span
+        result.mps = pixels / 1e6 / span
+        result.mp_ms = own * 1000 / (pixels / 1e6) if pixels > 0 else None
+        paints = client.at(t1, 2) - client.at(t0, 2)
+        if paints > 0:
+            result.paint_fps = paints / span
+            result.paint_ms = (client.at(t1, 3) - client.at(t0, 3)) * 1000 / paints
+    return result
+
+
+def spice_peer_version() -> str:
+    try:
+        out = subprocess.run([SPICE_PEER, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    found = re.search(r"version (\S+)", out)
+    return found.group(1) if found else "?"
+
+
+def spice_missing_tools(args: argparse.Namespace) -> str | None:
+    tools = ("Xvfb", "virsh", *(() if args.skip_peer else (SPICE_PEER,)))
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return None
+    packages = {"Xvfb": "xvfb", "virsh": "libvirt-clients (and a libvirtd)", SPICE_PEER: "virt-viewer"}
+    return (f"{', '.join(missing)} not found; install it: apt-get install {' '.join(packages[m] for m in missing)}"
+            + ("" if args.skip_peer or SPICE_PEER not in missing else " (or run with --skip-peer)"))
+
+
+def median_spice(runs: list[SpiceResult]) -> SpiceResult:
+    def med(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return statistics.median(present) if present else None
+
+    names = [f for f in SpiceResult.__dataclass_fields__ if f != "client"]
+    values: dict[str, Any] = {f: med([getattr(r, f) for r in runs]) for f in names}
+    return SpiceResult(runs[0].client, **values)
+
+
+def print_rows(title: str, head: Sequence[str], cells: list[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in [head, *cells]) for i in range(len(head))]
+    print(title)
+    for row in [head, *cells]:
+        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                               enumerate(zip(row, widths, strict=True))))
+
+
+def print_spice_tables(title: str, rows: list[tuple[str, SpiceResult]]) -> None:
+    print_rows(title + " throughput", (
+        "client", "CPU % core", "Xvfb % core", "client+Xvfb %", "wire MB/s", "CPU ms/wire MB", "screens/s",
+        "invalidates/s", "MP/s", "CPU ms/MP", "paints/s", "ms/paint", "QEMU % core", "SPICE worker %", "others % core"),
+        [(label, f"{r.cpu_pct:.0f}", f"{r.xvfb_pct:.0f}", f"{r.cpu_pct + r.xvfb_pct:.0f}", f"{r.wire_mbs:.1f}",
+          f"{r.wire_ms:.1f}" if r.wire_ms else "-", fmt(r.screens, ".1f"),
+          fmt(r.invalidates, ".0f"), fmt(r.mps, ".1f"), fmt(r.mp_ms, ".1f"),
+          fmt(r.paint_fps, ".1f"), fmt(r.paint_ms, ".2f"), f"{r.qemu_pct:.0f}", f"{r.worker_pct:.0f}",
+          f"{r.others_pct:.0f}") for label, r in rows])
+    print_rows(title + " start-up, seconds from spawn", (
+        "client", "imported", "connected", "first frame", "first paint", "window mapped"),
+        [(label, fmt(r.imported_s, ".2f"), fmt(r.connected_s, ".2f"), fmt(r.first_s, ".2f"), fmt(r.painted_s, ".2f"),
+          fmt(r.window_s, ".2f")) for label, r in rows])
+
+
+def print_spice_report(rounds: list[list[SpiceResult]], args: argparse.Namespace, version: str, boot_s: float,
+                       redraw: str, have_xev: bool) -> None:
+    names = [r.client for r in rounds[0]]
+    by_client = {n: [r for rnd in rounds for r in rnd if r.client == n] for n in names}
+    medians = {n: median_spice(rs) for n, rs in by_client.items()}
+    print()
+    print(f"SPICE console: the tiny test guest (TCG, 1 vCPU, 1024x768 fbcon on vga, booted in {boot_s:.0f} s) "
+          f"scrolling `{redraw}` without end; {args.seconds:g} s measured after {args.warmup:g} s, "
+          f"{len(rounds)} round(s); {os.cpu_count()} CPUs, the guest on the same machine")
+    if len(rounds) > 1:
+        print_spice_tables("each round:", [(f"{r.client} #{i + 1}", r) for i, rnd in enumerate(rounds) for r in rnd])
+        print()
+    print_spice_tables("median:" if len(rounds) > 1 else "result:", [(n, medians[n]) for n in names])
+    print("  wire MB/s: bytes the client's SPICE sockets received (ss -i), the one measure of the stream every "
+          "client has; screens/s: invalidated pixels in whole "
+          "1024x768 screens, vmgui's frame rate (the stream comes as 32-pixel-wide strips with no frame "
+          "boundaries); "
+          "MP/s: invalidated pixels; QEMU: the guest's whole process (its vCPU scrolls flat out), SPICE worker: its "
+          "encoder thread; first frame: vmgui's first display-invalidate, remote-viewer's "
+          f"'{SPICE_READY_LINE}' (--debug: spice-gtk's display got its surface and the server's mark)")
+    if not have_xev:
+        print("  window mapped: not measured, xev is missing (apt-get install x11-utils)")
+    peer = next((n for n in names if n.startswith(SPICE_PEER)), None)
+    if peer is None:
+        print("\n(no peer run: --skip-peer)")
+        return
+    theirs = medians[peer]
+    print(f"\nvmgui against {SPICE_PEER} {version}, medians (each round's ratio in brackets); lower is better. "
+          f"{SPICE_PEER}'s frames cannot be counted from outside: compare CPU at the same guest load, and per "
+          "MB received when the wire rates match (the server sends a slower client less)")
+
+    def ratio(name: str, field: str, extra: str | None = None) -> str:
+        def value(r: SpiceResult) -> float | None:
+            v = getattr(r, field)
+            return None if v is None else v + (getattr(r, extra) if extra else 0.0)
+
+        mine, peer_value = value(medians[name]), value(theirs)
+        if not mine or not peer_value:
+            return "-"
+        each = ", ".join(f"{value(a) / value(b):.2f}" for a, b in zip(by_client[name], by_client[peer], strict=True)
+                         if value(a) and value(b))
+        return f"{mine / peer_value:.2f}x [{each}]"
+
+    for n in names:
+        if n == peer:
+            continue
+        print(f"  {n:<20} CPU % {ratio(n, 'cpu_pct')}; client+Xvfb % {ratio(n, 'cpu_pct', 'xvfb_pct')}; "
+              f"CPU per wire MB {ratio(n, 'wire_ms')}; wire MB/s {ratio(n, 'wire_mbs')}; "
+              f"first frame {ratio(n, 'first_s')}")
+    busy = max(r.others_pct for rs in by_client.values() for r in rs)
+    if busy > 20:
+        print(f"  note: other processes used up to {busy:.0f} % of a core during a window; expect noise")
+
+
+def run_spice(args: argparse.Namespace) -> tuple[int, Callable[[], None] | None]:
+    """The SPICE part: (exit status, what prints its report)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from spice_guest import REDRAW, BenchGuest, GuestError, leftovers
+
+    version = "" if args.skip_peer else spice_peer_version()
+    have_xev = shutil.which("xev") is not None
+    me = [sys.executable, str(Path(__file__).resolve())]
+    children: list[Child] = []
+    rounds: list[list[SpiceResult]] = []
+    guest = BenchGuest()
+    maps: MapWatch | None = None
+    glib_version = "?"
+    try:
+        stale = leftovers()
+        if stale:
+            print(f"note: bench guests of dead runs are still defined (left alone): {', '.join(stale)}; remove them "
+                  "with virsh destroy NAME; virsh undefine NAME", flush=True)
+        print(f"SPICE: booting {guest.name} ...", flush=True)
+        guest.start()
+        print(f"SPICE: {guest.name} booted in {guest.boot_s:.1f} s, scrolling; spice://127.0.0.1:{guest.port}, "
+              f"QEMU pid {guest.qemu_pid or '?'}", flush=True)
+        xvfb, display = start_xvfb()
+        children.append(xvfb)
+        env = x_env(display)
+        maps = MapWatch(env) if have_xev else None
+        port = guest.port
+        # (name, argv, the mark that means its first frame)
+        clients: list[tuple[str, list[str], str]] = [
+            ("vmgui decode", [*me, "--child", "vmgui-spice", "--port", str(port)], "first"),
+            ("vmgui decode+paint", [*me, "--child", "vmgui-spice", "--port", str(port), "--paint"], "first"),
+        ]
+        if not args.skip_peer:
+            clients.append((f"{SPICE_PEER} {version}", [SPICE_PEER, "--debug", f"spice://127.0.0.1:{port}"],
+                            SPICE_READY_LINE))
+        time.sleep(args.warmup)  # the scrolling settles in (and xev is listening before the first client)
+        for number in range(args.rounds):
+            order = clients if number % 2 == 0 else clients[::-1]  # alternate, so a drift in load evens out
+            results: dict[str, SpiceResult] = {}
+            for name, argv, first_mark in order:
+                print(f"SPICE round {number + 1}/{args.rounds}: {name} ...", flush=True)
+                peer = argv[0] == SPICE_PEER
+                client = Child(name, argv, env=env, watch=(SPICE_READY_LINE,) if peer else ())
+                children.append(client)
+                try:
+                    results[name] = measure_spice(name, client, maps, first_mark, port, guest.qemu_pid, xvfb,
+                                                  args.warmup, args.seconds)
+                    found = client.line_starting("spice-glib ")
+                    glib_version = found.split()[1] if found else glib_version
+                finally:
+                    client.stop()
+                    children.remove(client)
+                time.sleep(0.3)  # let the server see the old client go
+            rounds.append([results[name] for name, *_ in clients])
+    except (BenchError, GuestError) as err:
+        print(f"console bench (SPICE) failed: {err}", file=sys.stderr)
+        return 1, None
+    finally:
+        if maps is not None:
+            maps.stop()
+        for child in reversed(children):
+            child.stop()
+        guest.close()
+    redraw = REDRAW.split(">")[0].strip()
+    return 0, lambda: print_spice_report(rounds, args, f"{version}, spice-client-glib {glib_version} in both",
+                                         guest.boot_s, redraw, have_xev)
+
+
+def run(args: argparse.Namespace) -> int:
+    problems = [f"{what}: {text}" for what, skip, check in (("VNC", args.skip_vnc, vnc_missing_tools),
+                                                            ("SPICE", args.skip_spice, spice_missing_tools))
+                if not skip and (text := check(args))]
+    if problems:
+        print("console bench: " + "; ".join(problems) + " (--skip-vnc / --skip-spice leave a part out)",
+              file=sys.stderr)
+        return 2
+    status, reports = 0, []
+    for skip, part in ((args.skip_vnc, run_vnc), (args.skip_spice, run_spice)):
+        if not skip:
+            code, report = part(args)
+            status = max(status, code)
+            if report is not None:
+                reports.append(report)
+    for report in reports:
+        report()
+    return status
 
 
 def _terminate(signum: int, _frame: Any) -> None:
@@ -471,9 +911,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="measured window per client and round (8)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of streaming before each window (2)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over all clients, order alternating (2)")
-    parser.add_argument("--skip-peer", action="store_true", help=f"measure vmgui only, not {PEER}")
-    parser.add_argument("--frames", type=int, default=30, help="distinct frames the server cycles through (30)")
-    parser.add_argument("--child", choices=("server", "vmgui"), help=argparse.SUPPRESS)
+    parser.add_argument("--skip-peer", action="store_true", help=f"measure vmgui only, not {PEER} / {SPICE_PEER}")
+    parser.add_argument("--skip-vnc", action="store_true", help="leave out the VNC part")
+    parser.add_argument("--skip-spice", action="store_true",
+                        help="leave out the SPICE part (it boots a guest on qemu:///system)")
+    parser.add_argument("--frames", type=int, default=30, help="distinct frames the VNC server cycles through (30)")
+    parser.add_argument("--child", choices=("server", "vmgui", "vmgui-spice"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--paint", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -481,11 +924,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.frames)
     if args.child == "vmgui":
         return run_vmgui(args.port, args.paint)
+    if args.child == "vmgui-spice":
+        return run_vmgui_spice(args.port, args.paint)
     if args.seconds <= 0 or args.warmup < 0 or args.rounds < 1 or args.frames < 1:
         parser.error("--seconds must be positive, --warmup not negative, --rounds and --frames at least 1")
+    if args.skip_vnc and args.skip_spice:
+        parser.error("--skip-vnc and --skip-spice leave nothing to run")
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # the children, Xvfb and the SPICE guest are gone already (run()'s finally)
+        print("console bench: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

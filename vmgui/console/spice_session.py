@@ -34,6 +34,7 @@ _connect = GObject.Object.connect
 _EV = Spice.ChannelEvent
 MOUSE_MODE_CLIENT = 2  # SPICE_MOUSE_MODE_CLIENT: absolute positions (agent or tablet); 1 is relative
 SPICE_FORMAT_32_XRGB = 32
+BATCH_MS = 8  # display updates gathered into one report
 KEY_INTERVAL_MS = 8  # QEMU's PS/2 queue holds 16 bytes: a burst of keys (typed text) must be paced
 _BUTTONS = ((BUTTON_LEFT, 1), (BUTTON_MIDDLE, 2), (BUTTON_RIGHT, 3))  # RFB bit -> SPICE button number
 _WHEEL = ((WHEEL_UP, 4), (WHEEL_DOWN, 5))
@@ -82,6 +83,9 @@ class SpiceSession:
         self._last_pos: tuple[int, int] | None = None
         self._keys: deque[tuple[bool, int]] = deque()
         self._key_timer = 0
+        self._display: Any = None
+        self._dirty: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 not yet reported
+        self._flush_id = 0
         self._timeout_id = 0
         self._error = ""
 
@@ -152,7 +156,7 @@ class SpiceSession:
     def close(self) -> None:
         session, self._session = self._session, None
         self._stop_timers()
-        self._main = self._inputs = None
+        self._main = self._inputs = self._display = None
         self.usb_channels = self.playback_channels = 0
         self.audio = None
         self._keys.clear()
@@ -290,6 +294,7 @@ class SpiceSession:
             _connect(channel, "display-primary-create", self._on_primary_create)
             _connect(channel, "display-primary-destroy", self._on_primary_destroy)
             _connect(channel, "display-invalidate", self._on_invalidate)
+            self._display = channel
             channel.connect()
         elif isinstance(channel, Spice.InputsChannel):
             self._inputs = channel
@@ -346,9 +351,24 @@ class SpiceSession:
             self._drop_framebuffer()  # spice-glib frees that memory next: nobody may read it any more
 
     def _on_invalidate(self, channel: Any, x: int, y: int, width: int, height: int) -> None:
-        if self._mine(channel) and self.framebuffer is not None:
+        # QEMU's VGA path sends a redraw as thousands of 32-pixel strips a second, each its own dispatch:
+        # gather them into one rectangle and report it once per BATCH_MS (a Python call per strip cost
+        # a quarter of a core).
+        if self.framebuffer is None or channel is not self._display:
+            return
+        dirty = self._dirty
+        if dirty is None:
+            self._dirty = (x, y, x + width, y + height)
+            self._flush_id = GLib.timeout_add(BATCH_MS, self._flush_dirty)
+        else:
+            self._dirty = (min(dirty[0], x), min(dirty[1], y), max(dirty[2], x + width), max(dirty[3], y + height))
+
+    def _flush_dirty(self) -> bool:
+        dirty, self._dirty, self._flush_id = self._dirty, None, 0
+        if dirty is not None and self.framebuffer is not None:
             self.frames += 1
-            self.frame_updated.emit(x, y, width, height)
+            self.frame_updated.emit(dirty[0], dirty[1], dirty[2] - dirty[0], dirty[3] - dirty[1])
+        return False
 
     def _on_cursor_set(self, channel: Any, width: int, height: int, hot_x: int, hot_y: int, rgba: Any) -> None:
         if not self._mine(channel):
@@ -386,6 +406,10 @@ class SpiceSession:
 
     def _stop_timers(self) -> None:
         self._cancel_timeout()
+        if self._flush_id:
+            GLib.source_remove(self._flush_id)
+            self._flush_id = 0
+        self._dirty = None
         if self._key_timer:
             GLib.source_remove(self._key_timer)
             self._key_timer = 0
@@ -406,7 +430,7 @@ class SpiceSession:
     def _fail(self, message: str, *, permanent: bool = False) -> None:
         session, self._session = self._session, None
         self._stop_timers()
-        self._main = self._inputs = None
+        self._main = self._inputs = self._display = None
         if session is not None:
             session.disconnect()
         self._drop_framebuffer()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QCursor,
@@ -42,6 +42,7 @@ from vmgui.console.session import (
 from vmgui.console.state import ConsoleState, ConsoleStatus, CursorImage
 from vmgui.ui.console.qt_keys import key_for_event
 
+REPAINT_MS = 8  # updates gathered before a repaint: at most ~120 repaints a second
 ZOOM_STEPS = (0.25, 0.33, 0.5, 0.67, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
 _BUTTONS = ((Qt.MouseButton.LeftButton, BUTTON_LEFT), (Qt.MouseButton.MiddleButton, BUTTON_MIDDLE),
             (Qt.MouseButton.RightButton, BUTTON_RIGHT))
@@ -79,6 +80,9 @@ class ConsoleDisplay(QWidget):
         self._pressed: dict[int, int] = {}  # qnum -> keysym of keys sent down and not yet up
         self._buttons = 0
         self._wheel = QPointF(0, 0)
+        self._dirty = QRegion()
+        self._repaint_timer = QTimer(self, singleShot=True, interval=REPAINT_MS)
+        self._repaint_timer.timeout.connect(self._repaint_dirty)
         session.frame_updated.connect(self._frame_updated)
         session.resized.connect(self._resized)
         session.status_changed.connect(self._status_changed)
@@ -177,7 +181,15 @@ class ConsoleDisplay(QWidget):
         return QRectF(target.x() + x * s, target.y() + y * s, w * s, h * s).toAlignedRect()
 
     def _frame_updated(self, x: int, y: int, w: int, h: int) -> None:
-        self.update(self.widget_rect(x, y, w, h).adjusted(-1, -1, 1, 1))
+        # Gather updates and repaint at most once a frame: spice-glib reports a redraw as hundreds of
+        # 32-pixel strips, each in its own dispatch, and a repaint per strip saturated the GUI thread.
+        self._dirty += self.widget_rect(x, y, w, h).adjusted(-1, -1, 1, 1)
+        if not self._repaint_timer.isActive():
+            self._repaint_timer.start()
+
+    def _repaint_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, QRegion()
+        self.update(dirty)
 
     def _status_changed(self, status: ConsoleStatus) -> None:
         if status.state is not ConsoleState.CONNECTED:
