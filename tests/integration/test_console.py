@@ -158,7 +158,7 @@ def test_viewer_mode_opens_a_guest_by_url_and_by_vv_file(how: str, running_spice
 
 
 def test_spice_tools_say_what_the_guest_offers(running_spice_guest: TinyGuest, system_conn: Connection,
-                                               qtbot: QtBot) -> None:
+                                               qtbot: QtBot, tmp_path: Path) -> None:
     window = ConsoleWindow()
     qtbot.addWidget(window)
     wait_until(lambda: any(g.name == running_spice_guest.name for g in system_conn.guests.values()), what="guest")
@@ -181,6 +181,25 @@ def test_spice_tools_say_what_the_guest_offers(running_spice_guest: TinyGuest, s
     assert "no SPICE agent" in tools.clipboard_action.toolTip()
     tools.rebuild_usb_menu()
     texts = [a.text() for a in tools.usb_menu.actions() if not a.isSeparator()]
-    assert texts[-1] == "Redirect newly plugged devices"
+    assert texts[-2:] == ["Share a CD/DVD image…", "Redirect newly plugged devices"]
     assert texts[0] == "No USB devices on this computer." or tools.usb_menu.actions()[0].isCheckable()
+
+    # Redirect a disc image as an emulated USB CD drive: the guest's redirection port goes from an
+    # empty 1.5 Mb/s port to a connected 12 Mb/s device.
+    def usb_ports() -> str:
+        return virsh("qemu-monitor-command", "--hmp", running_spice_guest.name, "info usb").stdout
+
+    assert "Speed 1.5 Mb/s" in usb_ports()
+    image = tmp_path / "disc.iso"
+    image.write_bytes(bytes(2048 * 256))
+    assert tools.share_cd_image(str(image))
+    def cd_listed() -> bool:
+        tools.rebuild_usb_menu()
+        return any("disc.iso" in a.text() for a in tools.usb_menu.actions())
+
+    wait_until(cd_listed, what="the shared CD in the USB menu")
+    item = next(a for a in tools.usb_menu.actions() if "disc.iso" in a.text())
+    assert item.isCheckable() and not item.isChecked()
+    item.setChecked(True)
+    wait_until(lambda: "Speed 12 Mb/s" in usb_ports(), timeout=15, what="the CD redirected into the guest")
     window.close()

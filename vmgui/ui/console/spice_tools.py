@@ -1,4 +1,4 @@
-"""A console view's SPICE-only tools: clipboard sharing (off by default), guest resolution, USB devices."""
+"""A console view's SPICE-only tools: clipboard sharing (off by default), guest resolution, USB devices and CDs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QMenu, QToolButton
+from PySide6.QtWidgets import QFileDialog, QMenu, QToolButton
 
 from vmgui.console.any_session import AnySession
 from vmgui.console.spice_session import SpiceSession
@@ -150,11 +150,31 @@ class SpiceTools(QObject):
             item.setChecked(bool(manager.is_device_connected(device)))
             item.toggled.connect(lambda on, d=device: self._redirect(manager, d, on))
         menu.addSeparator()
+        share = menu.addAction("Share a CD/DVD image…")
+        share.setObjectName("usb_share_cd")
+        share.triggered.connect(self._ask_cd_image)
         auto = menu.addAction("Redirect newly plugged devices")
         auto.setObjectName("usb_auto_connect")
         auto.setCheckable(True)
         auto.setChecked(bool(manager.props.auto_connect))
         auto.toggled.connect(lambda on: setattr(manager.props, "auto_connect", on))
+
+    def _ask_cd_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.view, "Share an image as a USB CD drive", "",
+                                              "Disc images (*.iso *.img);;All files (*)")
+        if path:
+            self.share_cd_image(path)
+
+    def share_cd_image(self, path: str) -> bool:
+        """Offer an image file as an emulated USB CD drive; it then shows in this menu, ready to redirect."""
+        spice = self._bound
+        if spice is None or not spice.connected or spice.usb_channels == 0:
+            return False
+        try:
+            return bool(spice.usb_manager().create_shared_cd_device(path))
+        except Exception as err:  # GLib.Error: say it where the user looks
+            self.view.hint.setText(f"Could not share {path}: {err}")
+            return False
 
     def _redirect(self, manager: Any, device: Any, on: bool) -> None:
         def done(source: Any, result: Any, *_: Any) -> None:
