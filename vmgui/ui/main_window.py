@@ -419,7 +419,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window(self.saveGeometry(), self.tree.header().saveState())
         self.tasks.cancel_all()
-        if self._console_window is not None:
-            self._console_window.close()
+        for consoles in self.findChildren(ConsoleWindow):  # the tabbed one and those detached from it
+            consoles.close()
         self.model.detach()
         super().closeEvent(event)

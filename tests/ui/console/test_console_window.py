@@ -288,3 +288,18 @@ def test_open_in_remote_viewer_hands_a_vv_file_to_the_viewer(conn: Connection, q
     assert (vv.type, vv.host, vv.port, vv.title, vv.delete_this_file) == ("vnc", "127.0.0.1", server.port, "desk",
                                                                            True)
     run(manager.close_all())
+
+
+def test_closing_the_main_window_closes_detached_consoles_too(conn: Connection, qtbot: QtBot, tmp_path: Path) -> None:
+    manager = ConnectionManager(stats_interval=0)
+    main = MainWindow(manager, Settings(QSettings(str(tmp_path / "s.conf"), QSettings.Format.IniFormat)))
+    qtbot.addWidget(main)
+    manager_conn = manager.add(conn.uri)
+    run(manager_conn.connect())
+    wait_until(lambda: manager_conn.list_loaded, what="list")
+    view = open_desk(main.console_window(), manager_conn)
+    detached = main.console_window().detach(view)
+    assert detached is not main.console_window() and view in detached.views()
+    main.close()
+    assert view.session.status.state is ConsoleState.DISCONNECTED and not detached.isVisible()
+    run(manager.close_all())
