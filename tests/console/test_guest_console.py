@@ -131,3 +131,19 @@ def test_an_error_a_retry_cannot_fix_is_not_retried(aloop: asyncio.AbstractEvent
         assert not any("trying again" in s.message for s in seen)
         console.close()
         run(connection.close())
+
+
+def test_losing_the_host_connection_does_not_close_a_working_console(conn: Connection, server: FakeRfbServer) -> None:
+    console, session, _seen = open_console(conn, "desk")
+    wait_until(lambda: session.frames > 0, what="first frame")
+    run(conn.disconnect())  # as when libvirtd restarts: the guest and its display go on
+    assert console.status.state is ConsoleState.CONNECTED
+    frames = session.frames
+    server.fill((1, 2, 3))
+    wait_until(lambda: session.frames > frames, what="frames while the host connection is down")
+    run(conn.connect())
+    wait_until(lambda: conn.list_loaded, what="list again")
+    assert console.status.state is ConsoleState.CONNECTED
+    run(conn.perform(UUIDS["desk"], Action.FORCE_OFF))  # and it still follows the guest afterwards
+    wait_until(lambda: console.status.state is ConsoleState.NOT_RUNNING, what="not running")
+    console.close()

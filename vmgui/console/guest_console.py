@@ -166,6 +166,8 @@ class GuestConsole:
     def _guests_changed(self, changes: GuestChanges) -> None:
         if self._closed:
             return
+        if not self.connection.list_loaded and changes.removed and not changes.added:
+            return  # the host connection dropped, not the guest: the display is QEMU's and may well go on
         touched = self.uuid in changes.removed or any(g.uuid == self.uuid for g in (*changes.added, *changes.updated))
         if not touched:
             return
