@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
@@ -40,6 +41,18 @@ def server() -> Iterator[FakeRfbServer]:
 
 
 
+
+
+def main_window_on(uri: str, qtbot: QtBot, tmp_path: Path,
+                   **kwargs: Any) -> tuple[MainWindow, ConnectionManager, Connection]:
+    """A main window with its own connection to `uri`, listed."""
+    manager = ConnectionManager(stats_interval=0)
+    main = MainWindow(manager, Settings(QSettings(str(tmp_path / "s.conf"), QSettings.Format.IniFormat)), **kwargs)
+    qtbot.addWidget(main)
+    manager_conn = manager.add(uri)
+    run(manager_conn.connect())
+    wait_until(lambda: manager_conn.list_loaded, what="list")
+    return main, manager, manager_conn
 
 
 def key_events(server: FakeRfbServer) -> list[tuple[bool, int]]:
@@ -215,12 +228,7 @@ def test_a_password_prompt_appears_and_connects(aloop: asyncio.AbstractEventLoop
 
 
 def test_double_click_in_the_main_window_opens_the_console(conn: Connection, qtbot: QtBot, tmp_path: Path) -> None:
-    manager = ConnectionManager(stats_interval=0)
-    main = MainWindow(manager, Settings(QSettings(str(tmp_path / "s.conf"), QSettings.Format.IniFormat)))
-    qtbot.addWidget(main)
-    manager_conn = manager.add(conn.uri)
-    run(manager_conn.connect())
-    wait_until(lambda: manager_conn.list_loaded, what="list")
+    main, manager, manager_conn = main_window_on(conn.uri, qtbot, tmp_path)
     main.show()
     index = main.model.index_of_guest(manager_conn, UUIDS["desk"])
     main.tree.doubleClicked.emit(index)
@@ -272,13 +280,7 @@ def test_one_to_one_is_one_guest_pixel_per_device_pixel_on_hidpi(window: Console
 def test_open_in_remote_viewer_hands_a_vv_file_to_the_viewer(conn: Connection, qtbot: QtBot, tmp_path: Path,
                                                              server: FakeRfbServer) -> None:
     launched: list[Path] = []
-    manager = ConnectionManager(stats_interval=0)
-    main = MainWindow(manager, Settings(QSettings(str(tmp_path / "s.conf"), QSettings.Format.IniFormat)),
-                      launch_viewer=launched.append)
-    qtbot.addWidget(main)
-    manager_conn = manager.add(conn.uri)
-    run(manager_conn.connect())
-    wait_until(lambda: manager_conn.list_loaded, what="list")
+    main, manager, manager_conn = main_window_on(conn.uri, qtbot, tmp_path, launch_viewer=launched.append)
     main.select_guest(manager_conn, UUIDS["desk"])
     assert main.external_viewer_action.isEnabled()
     main.external_viewer_action.trigger()
@@ -291,12 +293,7 @@ def test_open_in_remote_viewer_hands_a_vv_file_to_the_viewer(conn: Connection, q
 
 
 def test_closing_the_main_window_closes_detached_consoles_too(conn: Connection, qtbot: QtBot, tmp_path: Path) -> None:
-    manager = ConnectionManager(stats_interval=0)
-    main = MainWindow(manager, Settings(QSettings(str(tmp_path / "s.conf"), QSettings.Format.IniFormat)))
-    qtbot.addWidget(main)
-    manager_conn = manager.add(conn.uri)
-    run(manager_conn.connect())
-    wait_until(lambda: manager_conn.list_loaded, what="list")
+    main, manager, manager_conn = main_window_on(conn.uri, qtbot, tmp_path)
     view = open_desk(main.console_window(), manager_conn)
     detached = main.console_window().detach(view)
     assert detached is not main.console_window() and view in detached.views()
