@@ -25,7 +25,8 @@ from vmgui.console.framebuffer import Framebuffer  # noqa: E402
 from vmgui.console.gi_ctypes import set_bytes_property  # noqa: E402
 from vmgui.console.graphics import Endpoint  # noqa: E402
 from vmgui.console.session import BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, WHEEL_DOWN, WHEEL_UP  # noqa: E402
-from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus, CursorImage  # noqa: E402
+from vmgui.console.session_base import HANDSHAKE_TIMEOUT_S, SessionBase  # noqa: E402
+from vmgui.console.state import CLOSED, ConsoleState, CursorImage  # noqa: E402
 from vmgui.core.observable import Callbacks  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ BATCH_MS = 8  # display updates gathered into one report
 KEY_INTERVAL_MS = 8  # QEMU's PS/2 queue holds 16 bytes: a burst of keys (typed text) must be paced
 _BUTTONS = ((BUTTON_LEFT, 1), (BUTTON_MIDDLE, 2), (BUTTON_RIGHT, 3))  # RFB bit -> SPICE button number
 _WHEEL = ((WHEEL_UP, 4), (WHEEL_DOWN, 5))
-HANDSHAKE_TIMEOUT_S = 15
 CLIPBOARD = 0  # VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD
 UTF8_TEXT = 1  # VD_AGENT_CLIPBOARD_UTF8_TEXT
 MAX_CLIPBOARD = 16 * 1024 * 1024
@@ -54,29 +54,20 @@ def set_ca(session: Any, pem: bytes) -> None:
     set_bytes_property(session, "ca", pem)
 
 
-class SpiceSession:
+class SpiceSession(SessionBase):
     """The ConsoleSession for SPICE (see vmgui/console/session.py)."""
 
     def __init__(self, *, handshake_timeout: float = HANDSHAKE_TIMEOUT_S, audio: bool = True) -> None:
-        self.status = ConsoleStatus(ConsoleState.DISCONNECTED)
+        super().__init__(handshake_timeout)
         self.audio_wanted = audio
         self.audio: Any = None  # spice-glib's GStreamer audio while connected with sound
         self.playback_channels = 0
-        self.framebuffer: Framebuffer | None = None
-        self.name = ""
-        self.frames = 0
-        self.status_changed: Callbacks[[ConsoleStatus]] = Callbacks()
-        self.frame_updated: Callbacks[[int, int, int, int]] = Callbacks()
-        self.resized: Callbacks[[Framebuffer | None]] = Callbacks()
-        self.cursor_changed: Callbacks[[CursorImage | None]] = Callbacks()
         self.features_changed: Callbacks[[]] = Callbacks()  # agent (dis)connected, USB channel seen
         self.guest_clipboard: Callbacks[[str]] = Callbacks()  # text the guest copied (sharing on)
         self.usb_channels = 0
         self.clipboard_sharing = False  # off by default: an untrusted guest reads nothing
         self._host_clipboard = ""
-        self._handshake_timeout = handshake_timeout
         self._session: Any = None
-        self._endpoint: Endpoint | None = None
         self._main: Any = None
         self._inputs: Any = None
         self._buttons = 0
@@ -86,16 +77,10 @@ class SpiceSession:
         self._display: Any = None
         self._dirty: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 not yet reported
         self._flush_id = 0
-        self._timeout_id = 0
         self._error = ""
 
-    @property
-    def endpoint(self) -> Endpoint | None:
-        return self._endpoint
-
-    @property
-    def connected(self) -> bool:
-        return self.status.state is ConsoleState.CONNECTED and self._session is not None
+    def _live(self) -> Any:
+        return self._session
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -139,7 +124,7 @@ class SpiceSession:
         if not ok:
             self._fail(f"could not open {endpoint.describe()}", permanent=True)
             return
-        self._timeout_id = GLib.timeout_add(int(self._handshake_timeout * 1000), self._on_timeout, session)
+        self._start_handshake_timeout(session)
 
     @staticmethod
     def _start_audio(session: Any) -> Any:
@@ -391,12 +376,6 @@ class SpiceSession:
         if session is self._session:
             self._fail(self._error or "the console closed the connection")
 
-    def _on_timeout(self, session: Any) -> bool:
-        self._timeout_id = 0
-        if session is self._session and self.status.state is ConsoleState.CONNECTING:
-            self._fail(f"the console did not answer within {self._handshake_timeout:g} s")
-        return False
-
     # ---- helpers --------------------------------------------------------------------------------
 
     def _drop_framebuffer(self) -> None:
@@ -413,11 +392,6 @@ class SpiceSession:
         if self._key_timer:
             GLib.source_remove(self._key_timer)
             self._key_timer = 0
-
-    def _cancel_timeout(self) -> None:
-        if self._timeout_id:
-            GLib.source_remove(self._timeout_id)
-            self._timeout_id = 0
 
     def _fail_auth(self) -> None:
         session, self._session = self._session, None
@@ -436,8 +410,3 @@ class SpiceSession:
         self._drop_framebuffer()
         self._set_status(ConsoleState.DISCONNECTED, message, permanent)
 
-    def _set_status(self, state: ConsoleState, message: str, permanent: bool = False) -> None:
-        status = ConsoleStatus(state, message, permanent)
-        if status != self.status:
-            self.status = status
-            self.status_changed.emit(status)

@@ -22,8 +22,8 @@ from gi.repository import Gio, GLib, GObject, GVnc  # noqa: E402
 from vmgui.console.framebuffer import Framebuffer  # noqa: E402
 from vmgui.console.graphics import Endpoint  # noqa: E402
 from vmgui.console.gvnc_framebuffer import attach, cursor_bgra  # noqa: E402
-from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus, CursorImage  # noqa: E402
-from vmgui.core.observable import Callbacks  # noqa: E402
+from vmgui.console.session_base import HANDSHAKE_TIMEOUT_S, SessionBase  # noqa: E402
+from vmgui.console.state import CLOSED, ConsoleState, CursorImage  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ _V = GVnc.ConnectionAuthVencrypt
 # Most secure first. SASL and the TLS-less vendor schemes are not offered to GVnc.
 _AUTH_ORDER = [_A.VENCRYPT, _A.VNC, _A.NONE]
 _VENCRYPT_ORDER = [_V.X509VNC, _V.X509NONE, _V.TLSVNC, _V.TLSNONE]
-HANDSHAKE_TIMEOUT_S = 15
 # Where gtk-vnc looks for the CA of a VeNCrypt X.509 console, in this order ("~" being the home directory in
 # the password database, not $HOME); with neither it falls back to the system's trust store.
 CA_PATHS = "/etc/pki/CA/cacert.pem or ~/.pki/CA/cacert.pem"
@@ -69,27 +68,16 @@ def _first_offered(preferred: list[Any], offered: list[int]) -> Any | None:
     return next((choice for choice in preferred if int(choice) in offered), None)
 
 
-class VncSession:
+class VncSession(SessionBase):
     """Open it on an Endpoint; listen to the callbacks; close it. Reopen it for a new connection."""
 
     def __init__(self, *, handshake_timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
-        self.status = ConsoleStatus(ConsoleState.DISCONNECTED)
-        self.framebuffer: Framebuffer | None = None
-        self.name = ""  # the desktop name the server announces
-        self.frames = 0  # framebuffer updates since open
-        self.absolute_pointer = True
-        self.status_changed: Callbacks[[ConsoleStatus]] = Callbacks()
-        self.frame_updated: Callbacks[[int, int, int, int]] = Callbacks()  # x, y, width, height
-        self.resized: Callbacks[[Framebuffer | None]] = Callbacks()  # None: no screen (disconnected)
-        self.cursor_changed: Callbacks[[CursorImage | None]] = Callbacks()
-        self._handshake_timeout = handshake_timeout
+        super().__init__(handshake_timeout)
         self._conn: Any = None
-        self._endpoint: Endpoint | None = None
         self._retired: list[tuple[Any, Framebuffer | None]] = []  # closing: kept alive until GVnc lets go
         self._password = ""
         self._awaiting_password = False
         self._request_queued = False
-        self._timeout_id = 0
         self._error = ""
         self._error_permanent = False
 
@@ -127,7 +115,7 @@ class VncSession:
         if not opened:
             self._fail(f"could not open {endpoint.describe()}", permanent=True)
             return
-        self._timeout_id = GLib.timeout_add(int(self._handshake_timeout * 1000), self._on_handshake_timeout, conn)
+        self._start_handshake_timeout(conn)
 
     @staticmethod
     def _open_unix(conn: Any, path: str) -> bool:
@@ -151,14 +139,8 @@ class VncSession:
 
     # ---- input ----------------------------------------------------------------------------------
 
-    @property
-    def endpoint(self) -> Endpoint | None:
-        """Where the last open() went."""
-        return self._endpoint
-
-    @property
-    def connected(self) -> bool:
-        return self.status.state is ConsoleState.CONNECTED and self._conn is not None
+    def _live(self) -> Any:
+        return self._conn
 
     def send_key(self, down: bool, keysym: int, qnum: int) -> None:
         """A key by X11 keysym and XT scancode (QEMU's extended key event uses the scancode)."""
@@ -332,18 +314,7 @@ class VncSession:
             self._set_status(ConsoleState.DISCONNECTED, self._error or "the console closed the connection",
                              self._error_permanent)
 
-    def _on_handshake_timeout(self, conn: Any) -> bool:
-        self._timeout_id = 0
-        if self._mine(conn) and self.status.state is ConsoleState.CONNECTING:
-            self._fail(f"the console did not answer within {self._handshake_timeout:g} s")
-        return False
-
     # ---- helpers --------------------------------------------------------------------------------
-
-    def _cancel_timeout(self) -> None:
-        if self._timeout_id:
-            GLib.source_remove(self._timeout_id)
-            self._timeout_id = 0
 
     def _drop_connection(self) -> None:
         """Shut the connection down; it and its framebuffer stay referenced until GVnc says it is done."""
@@ -358,8 +329,3 @@ class VncSession:
         self._drop_connection()
         self._set_status(ConsoleState.DISCONNECTED, message, permanent)
 
-    def _set_status(self, state: ConsoleState, message: str, permanent: bool = False) -> None:
-        status = ConsoleStatus(state, message, permanent)
-        if status != self.status:
-            self.status = status
-            self.status_changed.emit(status)
