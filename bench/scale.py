@@ -403,10 +403,9 @@ async def measure_window(cfg: Config, rows: list[Row]) -> None:
     say(f"{cfg.hosts} test-driver hosts x {cfg.guests} guests = {total} guests (node files in {cfg.workdir})")
 
     # 1. Time to the first full list, measured like vmgui.ui.app.run starts: manager, window, connect, show.
-    heartbeat.start()
-    sampler = StallSampler(heartbeat) if cfg.stall_stacks else None
-    if sampler is not None:
-        sampler.start()
+    # The heartbeat starts once the window is built and shown: building it (40-80 ms, a third of it
+    # Qt's first style and font set-up) happens before the event loop runs, as at vmgui's start, and
+    # is no stall of a window the user sees; the cold start measures it.
     profiler.phase("load")
     cpu_started = time.process_time()
     started = time.perf_counter()
@@ -430,6 +429,10 @@ async def measure_window(cfg: Config, rows: list[Row]) -> None:
         window.tasks.spawn(manager.add(uri).connect())
     window.show()
     shown_at = time.perf_counter()
+    heartbeat.start()
+    sampler = StallSampler(heartbeat) if cfg.stall_stacks else None
+    if sampler is not None:
+        sampler.start()
     await wait_for(lambda: bool(listed_at), 120, "the full guest list")
     window.tree.viewport().repaint()
     painted_at = time.perf_counter()

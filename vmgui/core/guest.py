@@ -9,6 +9,7 @@ import libvirt
 
 from vmgui.core import metadata
 from vmgui.core.domstate import GuestState, reason_text
+from vmgui.core.workers import yield_to_gui
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ def read_guests(conn: libvirt.virConnect, domains: list[libvirt.virDomain]) -> l
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 continue
             raise
+        yield_to_gui()
         result.append(guest_from_xml(xml, state, reason, autostart=uuid in autostart,
                                      persistent=uuid in persistent, has_managed_save=uuid in saved))
     return result

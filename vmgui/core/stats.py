@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import libvirt
 
-from vmgui.core.workers import PYTHON_WORK
+from vmgui.core.workers import PYTHON_WORK, yield_to_gui
 
 DEFAULT_INTERVAL = 3.0
 HISTORY_LENGTH = 120  # samples kept per guest (6 minutes at the default interval)
@@ -163,6 +163,7 @@ def collect(conn: libvirt.virConnect, previous: dict[str, GuestStats],
     result: dict[str, GuestStats] = {}
     with PYTHON_WORK:
         for dom, record in records:
+            yield_to_gui()
             uuid = dom.UUIDString()
             sample = sample_from_record(now, record)
             old = previous.get(uuid)

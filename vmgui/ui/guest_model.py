@@ -21,6 +21,7 @@ from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.guest import GuestInfo
 from vmgui.core.observable import Callbacks
 from vmgui.core.stats import GuestStats
+from vmgui.core.workers import gui_busy
 from vmgui.ui import formatting
 from vmgui.ui.guest_filter import matches
 from vmgui.ui.roles import CONNECTION_ROLE, GUEST_ROLE, HISTORY_ROLE, SORT_ROLE
@@ -402,6 +403,10 @@ class GuestTreeModel(QAbstractItemModel):
     def _guests_changed(self, node: _ConnNode, changes: GuestChanges) -> None:
         if node.id not in self._by_id:
             return
+        with gui_busy():  # the views' row handlers call back into Python per row
+            self._apply_changes(node, changes)
+
+    def _apply_changes(self, node: _ConnNode, changes: GuestChanges) -> None:
         parent = self.createIndex(self._nodes.index(node), 0, 0)
         if changes.removed:
             self._remove_rows(node, parent, [u for u in changes.removed if u in node.rows])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -29,6 +29,7 @@ from vmgui.core.domstate import GuestState
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
+from vmgui.core.workers import gui_busy
 from vmgui.ui.add_connection import AddConnectionDialog
 from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.console.console_view import ConsoleView
@@ -48,6 +49,14 @@ STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every
 
 AskConnection = Callable[[QWidget], "tuple[str, bool] | None"]
 LaunchViewer = Callable[[Path], None]
+
+
+class GuestTree(QTreeView):
+    """The guest list; workers pause their Python work while it lays out and paints (see gui_busy)."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        with gui_busy():  # the pending layout runs here too: both call into the Python model per row
+            super().paintEvent(event)
 
 
 class MainWindow(QMainWindow):
@@ -116,7 +125,7 @@ class MainWindow(QMainWindow):
     # ---- building -------------------------------------------------------------------------------
 
     def _make_tree(self) -> QTreeView:
-        tree = QTreeView(self)
+        tree = GuestTree(self)
         tree.setObjectName("guest_tree")
         tree.setModel(self.model)
         tree.setUniformRowHeights(True)

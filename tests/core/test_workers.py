@@ -1,0 +1,47 @@
+"""The GUI-priority gate: workers pause between items while the GUI thread is busy."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from vmgui.core import workers
+
+
+def test_yield_returns_at_once_when_the_gui_is_idle() -> None:
+    started = time.perf_counter()
+    workers.yield_to_gui(timeout=1.0)
+    assert time.perf_counter() - started < 0.1
+
+
+def test_a_worker_waits_until_the_gui_is_done() -> None:
+    resumed: list[float] = []
+    worker = threading.Thread(target=lambda: (workers.yield_to_gui(timeout=5.0), resumed.append(time.perf_counter())))
+    with workers.gui_busy():
+        with workers.gui_busy():  # nested: only the outermost exit lets workers go
+            worker.start()
+            time.sleep(0.05)
+        time.sleep(0.05)
+        assert not resumed
+        done = time.perf_counter()
+    worker.join(5.0)
+    assert resumed and resumed[0] >= done
+
+
+def test_a_worker_waits_at_most_the_timeout() -> None:
+    with workers.gui_busy():
+        started = time.perf_counter()
+        workers.yield_to_gui(timeout=0.05)
+        assert 0.04 < time.perf_counter() - started < 1.0
+    workers.yield_to_gui(timeout=1.0)  # idle again afterwards
+
+
+def test_busy_ends_even_when_the_work_raises() -> None:
+    try:
+        with workers.gui_busy():
+            raise RuntimeError("paint failed")
+    except RuntimeError:
+        pass
+    started = time.perf_counter()
+    workers.yield_to_gui(timeout=1.0)
+    assert time.perf_counter() - started < 0.1
