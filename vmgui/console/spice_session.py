@@ -49,6 +49,22 @@ def spice_scancode(qnum: int) -> int:
     return 0x100 | (qnum & 0x7F) if qnum & 0x80 else qnum
 
 
+def _uint32s(value: Any, count: int) -> list[int]:
+    """A gpointer signal argument holding guint32s: PyGObject 3.50 passes a list of ints for the clipboard
+    types (measured with spice-glib 0.42); a plain address is read through C."""
+    if isinstance(value, (list, tuple)):
+        return [int(v) for v in value]
+    return list((ctypes.c_uint32 * count).from_address(int(value))) if value and count > 0 else []
+
+
+def _bytes_of(value: Any, size: int) -> bytes:
+    """A gpointer signal argument holding bytes: PyGObject 3.50 passes `bytes` for clipboard data
+    (measured); an address is read through C."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value[:size])
+    return ctypes.string_at(int(value), size) if value else b""
+
+
 def set_ca(session: Any, pem: bytes) -> None:
     """Set the session's `ca` (PEM text in a GByteArray); `props.ca = ...` would crash spice-glib."""
     set_bytes_property(session, "ca", pem)
@@ -215,16 +231,15 @@ class SpiceSession(SessionBase):
             self._main.clipboard_selection_grab(CLIPBOARD, [UTF8_TEXT])
 
     def _on_guest_grab(self, channel: Any, selection: int, types: Any, ntypes: int) -> bool:
-        if self.clipboard_sharing and selection == CLIPBOARD and self._mine(channel):
-            offered: list[int] = list((ctypes.c_uint32 * ntypes).from_address(int(types))) if types and ntypes else []
-            if UTF8_TEXT in offered:
-                channel.clipboard_selection_request(selection, UTF8_TEXT)
+        wanted = self.clipboard_sharing and selection == CLIPBOARD and self._mine(channel)
+        if wanted and UTF8_TEXT in _uint32s(types, ntypes):
+            channel.clipboard_selection_request(selection, UTF8_TEXT)
         return True
 
     def _on_guest_clipboard(self, channel: Any, selection: int, kind: int, data: Any, size: int) -> None:
         if self.clipboard_sharing and selection == CLIPBOARD and kind == UTF8_TEXT and data and self._mine(channel):
-            text = ctypes.string_at(int(data), min(size, MAX_CLIPBOARD)).decode("utf-8", "replace").rstrip("\0")
-            self.guest_clipboard.emit(text)
+            raw = _bytes_of(data, min(size, MAX_CLIPBOARD))
+            self.guest_clipboard.emit(raw.decode("utf-8", "replace").rstrip("\0"))
 
     def _on_guest_request(self, channel: Any, selection: int, kind: int) -> bool:
         if not (self.clipboard_sharing and selection == CLIPBOARD and kind == UTF8_TEXT and self._mine(channel)):
@@ -361,7 +376,10 @@ class SpiceSession(SessionBase):
         if width <= 0 or height <= 0 or not rgba or width * height > 512 * 512:
             self.cursor_changed.emit(None)
             return
-        data = ctypes.string_at(int(rgba), width * height * 4)
+        data = _bytes_of(rgba, width * height * 4)
+        if len(data) < width * height * 4:
+            self.cursor_changed.emit(None)
+            return
         self.cursor_changed.emit(CursorImage(width, height, hot_x, hot_y, data))
 
     def _on_cursor_hide(self, channel: Any) -> None:
