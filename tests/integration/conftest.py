@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import shutil
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import libvirt
 import pytest
 
+from tests.guest.build_desktop_guest import ensure_desktop_guest
 from tests.guest.build_tiny_guest import TinyGuestFiles, ensure_tiny_guest
-from tests.guest.tiny_guest import domain_xml, kvm_usable, qemu_runs_as_for
+from tests.guest.tiny_guest import domain_xml, kvm_usable, qemu_runs_as_for, system_seclabel
 
 SYSTEM_URI = "qemu:///system"
 PREFIX = "vmgui-it-"
@@ -140,3 +145,69 @@ def running_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyG
 def running_spice_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyGuest]:
     """A booted tiny guest with a SPICE display first and a VNC display second."""
     yield from booted(make_guest(tiny_files, "spice", displays=("spice", "vnc")))
+
+
+@dataclass
+class DesktopGuest:
+    name: str
+    directory: Path
+
+    def run(self, script: str) -> int:
+        """Start `script` in the guest (qemu-guest-agent guest-exec) and return its pid at once."""
+        return int(self.agent("guest-exec", {"path": "/bin/sh", "arg": ["-c", script], "capture-output": True})["pid"])
+
+    def result(self, pid: int) -> tuple[int, str] | None:
+        """(exit code, stdout) once the command has ended, else None."""
+        status = self.agent("guest-exec-status", {"pid": pid})
+        if not status.get("exited"):
+            return None
+        return int(status.get("exitcode", -1)), base64.b64decode(status.get("out-data", "")).decode(errors="replace")
+
+    def agent(self, command: str, arguments: dict[str, Any] | None = None) -> Any:
+        message = json.dumps({"execute": command, **({"arguments": arguments} if arguments else {})})
+        out = virsh("qemu-agent-command", self.name, message).stdout
+        return json.loads(out)["return"]
+
+    def agent_answers(self) -> bool:
+        return virsh("qemu-agent-command", self.name, '{"execute":"guest-ping"}', check=False).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def running_desktop_guest(system_uri: str) -> Iterator[DesktopGuest]:
+    """Debian with Xorg and spice-vdagent (tests/guest/desktop), booted once from a qcow2 overlay."""
+    try:
+        files = ensure_desktop_guest()
+    except Exception as err:  # needs debootstrap and Debian's mirror
+        unavailable(f"cannot build the desktop test guest: {err}")
+        raise
+    name = f"{PREFIX}desktop-{os.getpid()}"
+    directory = files.disk.parent / "runs" / name
+    directory.mkdir(parents=True, exist_ok=True)
+    overlay = directory / "overlay.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(files.disk), "-F", "raw", str(overlay)],
+                   check=True)
+    xml = (ROOT / "tests" / "guest" / "desktop" / "domain.xml").read_text()
+    xml = (xml.replace("<name>vdagent-probe</name>", f"<name>{name}</name>")
+              .replace("/tmp/vdagent-guest/vmlinuz", str(files.kernel))
+              .replace("/tmp/vdagent-guest/initrd.img", str(files.initrd))
+              .replace("<driver name='qemu' type='raw'/>", "<driver name='qemu' type='qcow2'/>")
+              .replace("/tmp/vdagent-guest/disk.img", str(overlay))
+              .replace("/tmp/vdagent-guest/", f"{directory}/"))
+    runs_as = qemu_runs_as_for(system_uri)
+    if runs_as is not None:  # the cache is under root's home: QEMU runs as the test's user, as for the tiny guest
+        xml = xml.replace("</domain>", ET.tostring(system_seclabel(*runs_as), encoding="unicode") + "\n</domain>")
+    (directory / "domain.xml").write_text(xml)
+    virsh("define", str(directory / "domain.xml"))
+    virsh("start", name)
+    guest = DesktopGuest(name, directory)
+    try:
+        deadline = time.monotonic() + 180
+        while not guest.agent_answers():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}: the guest agent did not answer within 180 s")
+            time.sleep(1)
+        yield guest
+    finally:
+        virsh("destroy", name, check=False)
+        virsh("undefine", name, check=False)
+        shutil.rmtree(directory, ignore_errors=True)

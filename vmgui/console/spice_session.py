@@ -40,6 +40,8 @@ KEY_INTERVAL_MS = 8  # QEMU's PS/2 queue holds 16 bytes: a burst of keys (typed 
 _BUTTONS = ((BUTTON_LEFT, 1), (BUTTON_MIDDLE, 2), (BUTTON_RIGHT, 3))  # RFB bit -> SPICE button number
 _WHEEL = ((WHEEL_UP, 4), (WHEEL_DOWN, 5))
 CLIPBOARD = 0  # VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD
+AGENT_CAP_CLIPBOARD_BY_DEMAND = 5  # VD_AGENT_CAP_CLIPBOARD_BY_DEMAND
+AGENT_CAP_CLIPBOARD_SELECTION = 6  # VD_AGENT_CAP_CLIPBOARD_SELECTION
 UTF8_TEXT = 1  # VD_AGENT_CLIPBOARD_UTF8_TEXT
 MAX_CLIPBOARD = 16 * 1024 * 1024
 
@@ -225,10 +227,24 @@ class SpiceSession(SessionBase):
             self.offer_clipboard(self._host_clipboard)
 
     def offer_clipboard(self, text: str) -> None:
-        """The host's clipboard changed: tell the guest's agent there is text (sent when it asks)."""
+        """The host's clipboard changed: tell the guest's agent there is text (sent when it asks).
+
+        Before the agent has said it can share the clipboard, the text waits for its capabilities.
+        """
         self._host_clipboard = text
-        if self.clipboard_sharing and self.agent_connected and text:
+        if self.clipboard_sharing and text and self._agent_shares_clipboard():
             self._main.clipboard_selection_grab(CLIPBOARD, [UTF8_TEXT])
+
+    def _agent_shares_clipboard(self) -> bool:
+        main = self._main
+        return main is not None and self.agent_connected and bool(
+            main.agent_test_capability(AGENT_CAP_CLIPBOARD_BY_DEMAND)
+            and main.agent_test_capability(AGENT_CAP_CLIPBOARD_SELECTION))
+
+    def _on_agent_update(self, _channel: Any, *_args: Any) -> None:
+        self.features_changed.emit()
+        if self.clipboard_sharing and self._host_clipboard:
+            self.offer_clipboard(self._host_clipboard)
 
     def _on_guest_grab(self, channel: Any, selection: int, types: Any, ntypes: int) -> bool:
         wanted = self.clipboard_sharing and selection == CLIPBOARD and self._mine(channel)
@@ -278,7 +294,8 @@ class SpiceSession(SessionBase):
         _connect(channel, "channel-event", self._on_channel_event)
         if isinstance(channel, Spice.MainChannel):
             self._main = channel
-            _connect(channel, "notify::agent-connected", lambda *_: self.features_changed.emit())
+            _connect(channel, "notify::agent-connected", self._on_agent_update)
+            _connect(channel, "main-agent-update", self._on_agent_update)  # the agent's capabilities came
             _connect(channel, "main-clipboard-selection-grab", self._on_guest_grab)
             _connect(channel, "main-clipboard-selection", self._on_guest_clipboard)
             _connect(channel, "main-clipboard-selection-request", self._on_guest_request)

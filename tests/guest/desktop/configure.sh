@@ -1,7 +1,7 @@
 #!/bin/sh
 # Turn the debootstrapped tree into a bootable SPICE/vdagent test guest.
 set -e
-R=/tmp/vdagent-guest/root
+R=${1:?usage: configure.sh ROOT}
 echo vdagent-probe > $R/etc/hostname
 chroot $R sh -c 'echo root:root | chpasswd'
 echo '/dev/vda / ext4 defaults 0 1' > $R/etc/fstab

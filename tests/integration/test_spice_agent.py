@@ -1,0 +1,92 @@
+"""SPICE with a guest agent (Debian + Xorg + spice-vdagent): clipboard both ways and the guest's resolution."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from tests.helpers import run, wait_until
+from tests.integration.conftest import DesktopGuest
+from vmgui.console.any_session import AnySession
+from vmgui.core.connection import Connection
+from vmgui.ui.console.console_view import ConsoleView
+from vmgui.ui.console.console_window import ConsoleWindow
+
+
+@pytest.fixture
+def view(aloop: asyncio.AbstractEventLoop, system_uri: str, running_desktop_guest: DesktopGuest,
+         qtbot: QtBot) -> Iterator[ConsoleView]:
+    conn = Connection(system_uri, stats_interval=0)
+    run(conn.connect())
+    wait_until(lambda: any(g.name == running_desktop_guest.name for g in conn.guests.values()), timeout=30,
+               what="the guest in the list")
+    uuid = next(g.uuid for g in conn.guests.values() if g.name == running_desktop_guest.name)
+    window = ConsoleWindow()
+    qtbot.addWidget(window)
+    console = window.open_guest(conn, uuid)
+    session = console.session
+    assert isinstance(session, AnySession)
+    wait_until(lambda: session.spice is not None and session.spice.agent_connected, timeout=120,
+               what="the SPICE agent")
+    yield console
+    window.close()
+    run(conn.close())
+
+
+# Copy text in the guest; xclip stays behind to own the selection, detached from guest-exec's pipes.
+COPY = "echo {} | DISPLAY=:0 setsid xclip -selection clipboard >/dev/null 2>&1"
+
+
+def guest_output(guest: DesktopGuest, script: str, timeout: float = 30) -> str:
+    """Run a shell command in the guest while Qt's loop runs (SPICE must answer the agent meanwhile)."""
+    pid = guest.run(script)
+    done: list[tuple[int, str]] = []
+
+    def finished() -> bool:
+        result = guest.result(pid)
+        if result is not None:
+            done.append(result)
+        return bool(done)
+
+    wait_until(finished, timeout=timeout, what=f"'{script}' in the guest")
+    code, out = done[0]
+    assert code == 0, f"'{script}' exited {code}: {out}"
+    return out
+
+
+def test_clipboard_is_shared_both_ways_only_when_turned_on(view: ConsoleView,
+                                                           running_desktop_guest: DesktopGuest) -> None:
+    tools = view.spice_tools
+    assert tools is not None and not tools.clipboard_action.isChecked()
+    assert "no SPICE agent" not in tools.clipboard_action.toolTip()
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText("vmgui-host-1")
+    tools.clipboard_action.trigger()  # sharing on: the host's text is offered to the guest
+    wait_until(lambda: "vmgui-host-1" in guest_output(running_desktop_guest,
+                                                      "DISPLAY=:0 timeout 5 xclip -o -selection clipboard || true"),
+               timeout=30, what="the host's text in the guest")
+    guest_output(running_desktop_guest, COPY.format("vmgui-guest-2"))
+    wait_until(lambda: clipboard.text().strip() == "vmgui-guest-2", timeout=20, what="the guest's text on the host")
+    tools.clipboard_action.trigger()  # off again: nothing more is exchanged
+    assert tools.clipboard_action.text() == "Clipboard: off"
+    guest_output(running_desktop_guest, COPY.format("vmgui-guest-3"))
+    QTest.qWait(2000)  # time enough for the text to arrive, were it sent
+    assert clipboard.text().strip() == "vmgui-guest-2"
+
+
+def test_resize_guest_follows_the_window(view: ConsoleView, running_desktop_guest: DesktopGuest) -> None:
+    tools = view.spice_tools
+    assert tools is not None
+    wait_until(tools.resize_action.isEnabled, what="resize enabled with the agent")
+    session = view.session
+    assert isinstance(session, AnySession)
+    spice = session.spice
+    assert spice is not None and spice.resize_guest(1280, 800)
+    wait_until(lambda: spice.framebuffer is not None and (spice.framebuffer.width, spice.framebuffer.height)
+               == (1280, 800), timeout=30, what="a 1280x800 guest screen")
+    assert "current 1280 x 800" in guest_output(running_desktop_guest, "DISPLAY=:0 xrandr")
