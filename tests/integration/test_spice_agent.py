@@ -16,6 +16,7 @@ from vmgui.console.any_session import AnySession
 from vmgui.core.connection import Connection
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
+from vmgui.ui.console.spice_tools import NO_CHANNEL
 
 
 @pytest.fixture
@@ -31,8 +32,8 @@ def view(aloop: asyncio.AbstractEventLoop, system_uri: str, running_desktop_gues
     console = window.open_guest(conn, uuid)
     session = console.session
     assert isinstance(session, AnySession)
-    wait_until(lambda: session.spice is not None and session.spice.agent_connected, timeout=120,
-               what="the SPICE agent")
+    wait_until(lambda: session.spice is not None and session.spice.agent_connected and session.connected,
+               timeout=120, what="the SPICE agent")
     yield console
     window.close()
     run(conn.close())
@@ -90,3 +91,10 @@ def test_resize_guest_follows_the_window(view: ConsoleView, running_desktop_gues
     wait_until(lambda: spice.framebuffer is not None and (spice.framebuffer.width, spice.framebuffer.height)
                == (1280, 800), timeout=30, what="a 1280x800 guest screen")
     assert "current 1280 x 800" in guest_output(running_desktop_guest, "DISPLAY=:0 xrandr")
+
+
+def test_a_guest_without_usb_redirection_says_so(view: ConsoleView) -> None:
+    tools = view.spice_tools
+    assert tools is not None
+    tools.rebuild_usb_menu()  # this guest has no <redirdev>: the menu says why nothing can be redirected
+    assert [a.text() for a in tools.usb_menu.actions()] == [NO_CHANNEL]
