@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,25 @@ class SpiceQemu:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+def running_spice_qemu(directory: Path, *, password: str = "",
+                       still: bool = False) -> Iterator[tuple[SpiceQemu, Path, Path]]:
+    """For module fixtures: (QEMU answering on its ports, its x509 dir, a CA that signed nothing); stopped after.
+
+    Fails under CI=true (skips otherwise) when qemu-system-x86_64 or openssl is missing.
+    """
+    from tests.integration.conftest import unavailable
+
+    for tool in ("qemu-system-x86_64", "openssl"):
+        if shutil.which(tool) is None:
+            unavailable(f"{tool} is not installed (make test installs it)")
+    x509, other_ca = make_pki(directory)
+    qemu = SpiceQemu(directory, x509, password=password)
+    try:
+        qemu.wait_for_ports()
+        if still:
+            qemu.wait_until_still()
+        yield qemu, x509, other_ca
+    finally:
+        qemu.stop()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import wait_until
-from tests.integration.conftest import unavailable
-from tests.integration.qemu_spice import SpiceQemu, make_pki
+from tests.integration.qemu_spice import SpiceQemu, running_spice_qemu
 from tests.ui.test_screenshot import vmgui
 from vmgui.console.graphics import Endpoint
 from vmgui.console.spice_session import SpiceSession
@@ -22,17 +20,8 @@ PASSWORD = "s3cret-pw"
 
 @pytest.fixture(scope="module")
 def qemu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpiceQemu]:
-    for tool in ("qemu-system-x86_64", "openssl"):
-        if shutil.which(tool) is None:
-            unavailable(f"{tool} is not installed (make test installs it)")
-    directory = tmp_path_factory.mktemp("spice-password")
-    x509, _other_ca = make_pki(directory)
-    server = SpiceQemu(directory, x509, password=PASSWORD)
-    try:
-        server.wait_for_ports()
+    for server, _x509, _other_ca in running_spice_qemu(tmp_path_factory.mktemp("spice-password"), password=PASSWORD):
         yield server
-    finally:
-        server.stop()
 
 
 def test_the_password_in_the_url_opens_the_console(qemu: SpiceQemu, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import unavailable
-from tests.integration.qemu_spice import SpiceQemu, make_pki
+from tests.integration.qemu_spice import SpiceQemu, running_spice_qemu
 from tests.ui.test_screenshot import vmgui
 
 
@@ -72,17 +70,8 @@ class ConnectProxy:
 
 @pytest.fixture(scope="module")
 def qemu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpiceQemu]:
-    for tool in ("qemu-system-x86_64", "openssl"):
-        if shutil.which(tool) is None:
-            unavailable(f"{tool} is not installed (make test installs it)")
-    directory = tmp_path_factory.mktemp("spice-proxy")
-    x509, _other = make_pki(directory)
-    server = SpiceQemu(directory, x509)
-    try:
-        server.wait_for_ports()
+    for server, _x509, _other_ca in running_spice_qemu(tmp_path_factory.mktemp("spice-proxy")):
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_vv_proxy_carries_the_spice_connection(qemu: SpiceQemu, tmp_path: Path) -> None:

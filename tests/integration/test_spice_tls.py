@@ -13,7 +13,6 @@ reversed order ('CN=…,O=…', as `openssl x509 -nameopt RFC2253` prints it) do
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +21,13 @@ import gi
 import pytest
 from PySide6.QtGui import QImage
 
-from tests.integration.conftest import unavailable
 from tests.integration.qemu_spice import (
     HOST_SUBJECT,
     SpiceQemu,
     cursor_pixels,
     differing_pixels,
     distinct_colours,
-    make_pki,
+    running_spice_qemu,
 )
 from tests.ui.test_screenshot import vmgui
 from vmgui.console.vv_file import ViewerFile, write_vv
@@ -46,18 +44,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    for tool in ("qemu-system-x86_64", "openssl"):
-        if shutil.which(tool) is None:
-            unavailable(f"{tool} is not installed (make test installs it)")
-    directory = tmp_path_factory.mktemp("spice-tls")
-    x509, other_ca = make_pki(directory)
-    qemu = SpiceQemu(directory, x509)
-    try:
-        qemu.wait_for_ports()
-        qemu.wait_until_still()
+    for qemu, x509, other_ca in running_spice_qemu(tmp_path_factory.mktemp("spice-tls"), still=True):
         yield Server(qemu, (x509 / "ca-cert.pem").read_text(), other_ca.read_text())
-    finally:
-        qemu.stop()
 
 
 def vv_file(tmp_path: Path, server: Server, *, ca: str, subject: str) -> Path:
