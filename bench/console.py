@@ -429,20 +429,30 @@ def measure(name: str, client: Child, server: Child, xvfb: Child, warmup: float,
                     srv * 100 / span, others * 100 / span)
     if client.samples:  # vmgui's own counters: updates, full frames, paints, seconds painting
         result.own_fps = (client.at(t1, 1) - client.at(t0, 1)) / span
-        paints = client.at(t1, 2) - client.at(t0, 2)
-        if paints > 0:
-            result.paint_fps = paints / span
-            result.paint_ms = (client.at(t1, 3) - client.at(t0, 3)) * 1000 / paints
+        add_paint_figures(result, client, t0, t1, span)
     return result
 
 
-def peer_version() -> str:
+def add_paint_figures(result: Any, client: Any, t0: float, t1: float, span: float) -> None:
+    """Paints per second and ms per paint from a vmgui child's counters (2: paints, 3: seconds painting)."""
+    paints = client.at(t1, 2) - client.at(t0, 2)
+    if paints > 0:
+        result.paint_fps = paints / span
+        result.paint_ms = (client.at(t1, 3) - client.at(t0, 3)) * 1000 / paints
+
+
+def tool_version(program: str, flag: str, pattern: str) -> str:
+    """The version a program prints with `flag`, found by `pattern`'s group, or '?'."""
     try:
-        out = subprocess.run([PEER, "--help"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run([program, flag], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "?"
-    found = re.search(r"Gtk-VNC (\S+)", out)
+    found = re.search(pattern, out)
     return found.group(1) if found else "?"
+
+
+def peer_version() -> str:
+    return tool_version(PEER, "--help", r"Gtk-VNC (\S+)")
 
 
 def fmt(value: float | None, spec: str) -> str:
@@ -701,20 +711,12 @@ def measure_spice(name: str, client: Child, maps: MapWatch | None, first_mark: s
         result.screens = pixels / GUEST_PIXELS / span
         result.mps = pixels / 1e6 / span
         result.mp_ms = own * 1000 / (pixels / 1e6) if pixels > 0 else None
-        paints = client.at(t1, 2) - client.at(t0, 2)
-        if paints > 0:
-            result.paint_fps = paints / span
-            result.paint_ms = (client.at(t1, 3) - client.at(t0, 3)) * 1000 / paints
+        add_paint_figures(result, client, t0, t1, span)
     return result
 
 
 def spice_peer_version() -> str:
-    try:
-        out = subprocess.run([SPICE_PEER, "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    found = re.search(r"version (\S+)", out)
-    return found.group(1) if found else "?"
+    return tool_version(SPICE_PEER, "--version", r"version (\S+)")
 
 
 def spice_missing_tools(args: argparse.Namespace) -> str | None:
