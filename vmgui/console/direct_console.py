@@ -9,7 +9,7 @@ from vmgui.console.console_url import ConsoleTarget, parse_console_url, target_f
 from vmgui.console.graphics import Endpoint
 from vmgui.console.session import ConsoleSession
 from vmgui.console.state import ConsoleState, ConsoleStatus
-from vmgui.console.vv_file import ViewerFile, VvFileError, delete_if_asked, parse_vv, read_vv
+from vmgui.console.vv_file import ViewerFile, delete_if_asked, parse_vv, read_vv
 from vmgui.core.observable import Callbacks
 
 
@@ -55,8 +55,6 @@ def open_source(argument: str, stdin_text: str | None = None) -> ViewerSource:
         vv = read_vv(path)
     except OSError as err:
         raise ValueError(f"cannot read {path}: {err.strerror or err}") from err
-    except VvFileError:
-        raise
     delete_if_asked(path, vv)
     return _from_vv(vv)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import libvirt
 
 from vmgui.console.graphics import CONSOLE_TYPES, console_graphics, tcp_endpoint
+from vmgui.console.guest_console import NotRunning, running_domain_xml
 from vmgui.console.vv_file import ViewerFile, write_vv
-from vmgui.core.errors import VmguiError, describe
+from vmgui.core.errors import VmguiError
 
 VIEWERS = ("remote-viewer",)
 
@@ -20,16 +21,9 @@ VIEWERS = ("remote-viewer",)
 def viewer_file(conn: libvirt.virConnect, uuid: str, uri: str) -> ViewerFile:
     """Blocking: a .vv that opens the guest's display (by address: another program cannot use libvirt's fd)."""
     try:
-        dom = conn.lookupByUUIDString(uuid)
-        if not dom.isActive():
-            raise VmguiError("The guest is not running: start it first.")
-        try:
-            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)
-        except libvirt.libvirtError:
-            xml = dom.XMLDesc(0)
-        name = dom.name()
-    except libvirt.libvirtError as err:
-        raise VmguiError(describe(err, "read the guest's display settings")) from err
+        dom, xml = running_domain_xml(conn, uuid)
+    except NotRunning:
+        raise VmguiError("The guest is not running: start it first.") from None
     device = console_graphics(xml, CONSOLE_TYPES)
     if device is None:
         raise VmguiError("This guest has no VNC or SPICE display.")
@@ -40,7 +34,7 @@ def viewer_file(conn: libvirt.virConnect, uuid: str, uri: str) -> ViewerFile:
     if endpoint.kind != "tcp":
         raise VmguiError("The display listens on a unix socket; an external viewer needs an address.")
     return ViewerFile(type=endpoint.protocol, host=endpoint.host, port=endpoint.port or None,
-                      tls_port=endpoint.tls_port or None, password=endpoint.password, title=name,
+                      tls_port=endpoint.tls_port or None, password=endpoint.password, title=dom.name(),
                       delete_this_file=True)
 
 

@@ -41,9 +41,11 @@ class NotRunning(Exception):
     pass
 
 
-def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str,
-                  kinds: tuple[str, ...] = CONSOLE_TYPES) -> Endpoint:
-    """Blocking: how to reach the guest's display now. Raises NotRunning, or VmguiError saying why not."""
+def running_domain_xml(conn: libvirt.virConnect, uuid: str) -> tuple[libvirt.virDomain, str]:
+    """Blocking: the running guest and its XML, with the display's password where the connection may read it.
+
+    Raises NotRunning, or VmguiError saying why not.
+    """
     try:
         dom = conn.lookupByUUIDString(uuid)
         if not dom.isActive():
@@ -56,6 +58,13 @@ def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str,
         if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
             raise VmguiError("The guest no longer exists.") from err
         raise VmguiError(describe(err, "read the guest's display settings")) from err
+    return dom, xml
+
+
+def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str,
+                  kinds: tuple[str, ...] = CONSOLE_TYPES) -> Endpoint:
+    """Blocking: how to reach the guest's display now. Raises NotRunning, or VmguiError saying why not."""
+    dom, xml = running_domain_xml(conn, uuid)
     device = console_graphics(xml, kinds)
     if device is None:
         others = sorted({g.type.upper() for g in graphics_of(xml)})
