@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
 
 import libvirt
 
 from vmgui.console.graphics import CONSOLE_TYPES, Endpoint, console_graphics, graphics_of, tcp_endpoint
+from vmgui.console.session import ConsoleSession
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus
 from vmgui.core.connection import Connection, GuestChanges
 from vmgui.core.domstate import GuestState
@@ -25,16 +25,6 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.5, 1.0, 2.0, 3.0, 5.0)  # while the guest runs but its display does not answer
 _RUNNING = {GuestState.RUNNING, GuestState.PAUSED, GuestState.BLOCKED, GuestState.PMSUSPENDED}
-
-
-class Session(Protocol):
-    @property
-    def status(self) -> ConsoleStatus: ...
-
-    status_changed: Callbacks[[ConsoleStatus]]
-
-    def open(self, endpoint: Endpoint) -> None: ...
-    def close(self) -> None: ...
 
 
 class NotRunning(Exception):
@@ -87,7 +77,7 @@ def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str,
 class GuestConsole:
     """Keeps `session` connected to the guest `uuid` on `connection` while the guest runs."""
 
-    def __init__(self, connection: Connection, uuid: str, session: Session,
+    def __init__(self, connection: Connection, uuid: str, session: ConsoleSession,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self.connection = connection
         self.uuid = uuid
