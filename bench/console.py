@@ -484,10 +484,16 @@ def print_table(title: str, rows: list[tuple[str, Result]]) -> None:
                                enumerate(zip(row, widths, strict=True))))
 
 
-def print_report(rounds: list[list[Result]], args: argparse.Namespace, version: str) -> None:
+def per_client(rounds: list[list[Any]], median: Callable[[list[Any]], Any]) -> tuple[list[str], dict[str, list[Any]],
+                                                                                   dict[str, Any]]:
+    """The clients in their first round's order, each one's results over the rounds, and their medians."""
     names = [r.client for r in rounds[0]]
     by_client = {n: [r for rnd in rounds for r in rnd if r.client == n] for n in names}
-    medians = {n: median_result(rs) for n, rs in by_client.items()}
+    return names, by_client, {n: median(rs) for n, rs in by_client.items()}
+
+
+def print_report(rounds: list[list[Result]], args: argparse.Namespace, version: str) -> None:
+    names, by_client, medians = per_client(rounds, median_result)
     print()
     print(f"VNC console throughput: {WIDTH}x{HEIGHT} Raw full frames from tests/console/fake_rfb.py --stream, "
           f"{args.seconds:g} s measured after {args.warmup:g} s of streaming, {len(rounds)} round(s); "
@@ -764,9 +770,7 @@ def print_spice_tables(title: str, rows: list[tuple[str, SpiceResult]]) -> None:
 
 def print_spice_report(rounds: list[list[SpiceResult]], args: argparse.Namespace, version: str, boot_s: float,
                        redraw: str, have_xev: bool) -> None:
-    names = [r.client for r in rounds[0]]
-    by_client = {n: [r for rnd in rounds for r in rnd if r.client == n] for n in names}
-    medians = {n: median_spice(rs) for n, rs in by_client.items()}
+    names, by_client, medians = per_client(rounds, median_spice)
     print()
     print(f"SPICE console: the tiny test guest (TCG, 1 vCPU, 1024x768 fbcon on vga, booted in {boot_s:.0f} s) "
           f"scrolling `{redraw}` without end; {args.seconds:g} s measured after {args.warmup:g} s, "
