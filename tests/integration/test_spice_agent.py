@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
@@ -94,11 +94,27 @@ def test_resize_guest_follows_the_window(view: ConsoleView, running_desktop_gues
     assert "current 1280 x 800" in guest_output(running_desktop_guest, "DISPLAY=:0 xrandr")
 
 
-def test_the_cursor_channel_and_a_guest_without_usb_redirection(view: ConsoleView) -> None:
-    # This guest's X server hides its pointer (no pointer device is in use): SPICE's cursor channel says
-    # so and the console shows no local pointer either.
+def test_the_cursor_channel_and_a_guest_without_usb_redirection(view: ConsoleView,
+                                                               running_desktop_guest: DesktopGuest) -> None:
+    # This guest's X server starts with its pointer hidden (no client has set one): SPICE's cursor
+    # channel says so and the console shows no local pointer either.
     wait_until(lambda: view.display.cursor().shape() == Qt.CursorShape.BlankCursor, timeout=20,
                what="the guest's hidden pointer")
+    shapes = []
+    for name in ("watch", "hand2"):  # X cursor-font shapes, drawn by the guest's QXL driver
+        view.display.setCursor(Qt.CursorShape.ArrowCursor)
+        guest_output(running_desktop_guest, f"DISPLAY=:0 xsetroot -cursor_name {name}")
+        wait_until(lambda: view.display.cursor().shape() == Qt.CursorShape.BitmapCursor, timeout=20,
+                   what=f"the guest's '{name}' pointer")
+        cursor = view.display.cursor()
+        image = cursor.pixmap().toImage().convertToFormat(QImage.Format.Format_ARGB32)
+        alphas = [image.pixelColor(x, y).alpha() for y in range(image.height()) for x in range(image.width())]
+        opaque = sum(a == 255 for a in alphas)
+        assert 30 < opaque < len(alphas) // 2, f"{name}: {opaque} opaque pixels of {len(alphas)}"
+        hot = cursor.hotSpot()
+        assert 0 < hot.x() < image.width() and 0 < hot.y() < image.height()
+        shapes.append((bytes(image.constBits()), (hot.x(), hot.y())))
+    assert shapes[0][0] != shapes[1][0] and shapes[0][1] != shapes[1][1]
     tools = view.spice_tools
     assert tools is not None
     tools.rebuild_usb_menu()  # this guest has no <redirdev>: the menu says why nothing can be redirected
