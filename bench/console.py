@@ -805,8 +805,8 @@ def print_spice_report(rounds: list[list[SpiceResult]], args: argparse.Namespace
         mine, peer_value = value(medians[name]), value(theirs)
         if not mine or not peer_value:
             return "-"
-        each = ", ".join(f"{value(a) / value(b):.2f}" for a, b in zip(by_client[name], by_client[peer], strict=True)
-                         if value(a) and value(b))
+        pairs = [(value(a), value(b)) for a, b in zip(by_client[name], by_client[peer], strict=True)]
+        each = ", ".join(f"{a / b:.2f}" for a, b in pairs if a and b)
         return f"{mine / peer_value:.2f}x [{each}]"
 
     for n in names:

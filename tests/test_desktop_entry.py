@@ -30,7 +30,8 @@ def test_mime_type_for_vv_files() -> None:
     ns = {"m": "http://www.freedesktop.org/standards/shared-mime-info"}
     kind = root.find("m:mime-type", ns)
     assert kind is not None and kind.get("type") == "application/x-virt-viewer"
-    assert kind.find("m:glob", ns).get("pattern") == "*.vv"  # type: ignore[union-attr]
+    glob = kind.find("m:glob", ns)
+    assert glob is not None and glob.get("pattern") == "*.vv"
 
 
 def test_desktop_file_validates() -> None:

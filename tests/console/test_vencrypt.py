@@ -28,7 +28,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from tests.console.console_host import write_host
-from tests.console.fake_rfb import VENCRYPT_X509NONE, VENCRYPT_X509VNC, FakeRfbServer, vnc_auth_response
+from tests.console.fake_rfb import VENCRYPT_X509NONE, VENCRYPT_X509VNC, Event, FakeRfbServer, vnc_auth_response
 
 ROOT = Path(__file__).resolve().parents[2]
 CA_HINT = "CA certificate expected at /etc/pki/CA/cacert.pem or ~/.pki/CA/cacert.pem"
@@ -144,11 +144,16 @@ def _screenshot(tmp_path: Path, srv: FakeRfbServer, home: Path, host: str | None
     return vmgui_at_home(tmp_path, home, "--connect", uri, "--console", "desk", "--screenshot", str(out)), out
 
 
+def _pixel(image: QImage, x: int, y: int) -> tuple[int, int, int]:
+    c = image.pixelColor(x, y)
+    return c.red(), c.green(), c.blue()
+
+
 def _assert_colours(out: Path) -> None:
     image = QImage(str(out))
     assert (image.width(), image.height()) == (200, 150)
-    assert image.pixelColor(15, 25).getRgb()[:3] == (250, 250, 0)
-    assert image.pixelColor(150, 100).getRgb()[:3] == (0, 90, 40)
+    assert _pixel(image, 15, 25) == (250, 250, 0)
+    assert _pixel(image, 150, 100) == (0, 90, 40)
 
 
 def _server(pki: dict[str, Path], auth: str = "vencrypt-x509none", **kw: Any) -> FakeRfbServer:
@@ -217,7 +222,11 @@ def test_fake_server_x509vnc_checks_the_password_inside_tls(pki: dict[str, Path]
                 if not ok:
                     (n,) = struct.unpack(">I", _recv(tls, 4))
                     assert _recv(tls, n) == b"Authentication failed"
-            srv.wait_for(lambda e, ok=ok: e == ("auth", ok))
+
+            def authenticated(e: Event, ok: bool = ok) -> bool:
+                return e == ("auth", ok)
+
+            srv.wait_for(authenticated)
 
 
 def test_fake_server_survives_a_client_that_rejects_its_certificate(pki: dict[str, Path]) -> None:

@@ -47,7 +47,7 @@ class Recorder:
 
     def __init__(self, session: VncSession) -> None:
         self.statuses: list[ConsoleStatus] = []
-        self.resizes: list[Framebuffer] = []
+        self.resizes: list[Framebuffer | None] = []  # None: no screen now
         self.updates: list[tuple[int, int, int, int]] = []
         session.status_changed.connect(self.statuses.append)
         session.resized.connect(self.resizes.append)
@@ -126,6 +126,7 @@ def test_none_auth_connects_and_shows_the_servers_pixels(session: VncSession, se
     assert session.name == "desk"
     assert len(rec.resizes) == 1
     fb = rec.resizes[0]
+    assert fb is not None
     assert (fb.width, fb.height, fb.stride) == (320, 200, 320 * 4)
     assert session.framebuffer is fb
     assert len(fb.view()) == 320 * 200 * 4
@@ -171,6 +172,7 @@ def test_desktop_resize_replaces_the_framebuffer(session: VncSession, server: Fa
     server.resize(800, 600)  # the old content stays at the top left, the rest is black
     wait_until(lambda: len(rec.resizes) == 2, timeout=2, what="the resize")
     fb = rec.resizes[1]
+    assert fb is not None
     assert (fb.width, fb.height, fb.stride) == (800, 600, 800 * 4)
     assert session.framebuffer is fb and fb is not old
     wait_pixels(session, {(0, 0): BACKGROUND, (40, 30): WINDOW, (319, 199): BACKGROUND, (320, 0): (0, 0, 0),
@@ -478,7 +480,10 @@ def test_a_dropped_connection_lets_go_of_its_framebuffer(session: VncSession, se
     session.open(endpoint(server))
     wait_connected(session)
     wait_pixels(session, {(40, 30): WINDOW}, "the first frame")
-    fb = weakref.ref(rec.resizes[0])
+    first = rec.resizes[0]
+    assert first is not None
+    fb = weakref.ref(first)
+    del first
     rec.resizes.clear()
     server.stop()  # the server goes away: no close() from vmgui
     wait_until(lambda: session.status.state is ConsoleState.DISCONNECTED, timeout=2, what="DISCONNECTED")

@@ -51,7 +51,11 @@ def test_lifecycle_actions_change_state_through_events(conn: Connection) -> None
                           (Action.FORCE_OFF, GuestState.SHUTOFF), (Action.START, GuestState.RUNNING),
                           (Action.SAVE, GuestState.SHUTOFF)]:
         run(conn.perform(uuid, action))
-        wait_until(lambda s=state: conn.guests[uuid].state is s, what=f"{action} -> {state}")
+
+        def reached(expected: GuestState = state) -> bool:
+            return conn.guests[uuid].state is expected
+
+        wait_until(reached, what=f"{action} -> {state}")
     assert conn.guests[uuid].has_managed_save and conn.guests[uuid].state_text == "Shut off (saved)"
     assert any(uuid in [g.uuid for g in c.updated] for c in seen)
 
@@ -95,7 +99,8 @@ def test_disconnect_clears_and_connect_restores(conn: Connection) -> None:
     run(conn.disconnect())
     assert conn.state is ConnectionState.DISCONNECTED and conn.guests == {} and conn.error == ""
     run(conn.connect())
-    assert conn.state is ConnectionState.CONNECTED and len(conn.guests) == count
+    state: ConnectionState = conn.state  # read anew: mypy would keep the DISCONNECTED narrowing across the await
+    assert state is ConnectionState.CONNECTED and len(conn.guests) == count
 
 
 def test_unreachable_host_shows_why_and_retries(aloop: asyncio.AbstractEventLoop) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
 
 import libvirt
 import pytest
 
 from tests.helpers import run, wait_until
 from vmgui.core.eventloop import LibvirtEventLoop
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @pytest.fixture
@@ -28,8 +32,8 @@ def pipe() -> Iterator[tuple[int, int]]:
     os.close(w)
 
 
-def in_worker(fn: object, *args: object) -> object:
-    return run(asyncio.to_thread(fn, *args))  # type: ignore[arg-type]
+def in_worker(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    return run(asyncio.to_thread(fn, *args, **kwargs))
 
 
 def test_handle_added_in_a_worker_fires_on_the_loop_thread(events: LibvirtEventLoop, pipe: tuple[int, int]) -> None:

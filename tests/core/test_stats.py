@@ -26,7 +26,7 @@ def test_rates_between_two_samples() -> None:
     assert r.cpu_percent == pytest.approx(25.0)  # 1 s of CPU over 2 s on 2 vCPUs
     assert r.disk_read_bps == pytest.approx(2000.0)  # two disks, 2000 bytes more each, over 2 s
     assert r.disk_write_bps == pytest.approx(2000.0) and r.disk_bps == pytest.approx(4000.0)
-    assert (r.net_rx_bps, r.net_tx_bps) == (pytest.approx(500.0), pytest.approx(250.0))
+    assert (r.net_rx_bps, r.net_tx_bps) == pytest.approx((500.0, 250.0))
     assert r.memory_used_kib == 500 * 1024 and r.memory_percent == pytest.approx(100 * 500 / 2048)
 
 

@@ -16,7 +16,12 @@ def test_yield_returns_at_once_when_the_gui_is_idle() -> None:
 
 def test_a_worker_waits_until_the_gui_is_done() -> None:
     resumed: list[float] = []
-    worker = threading.Thread(target=lambda: (workers.yield_to_gui(timeout=5.0), resumed.append(time.perf_counter())))
+
+    def work() -> None:
+        workers.yield_to_gui(timeout=5.0)
+        resumed.append(time.perf_counter())
+
+    worker = threading.Thread(target=work)
     with workers.gui_busy():
         with workers.gui_busy():  # nested: only the outermost exit lets workers go
             worker.start()

@@ -18,6 +18,7 @@ from tests.guest.tiny_guest import decode_screenshot
 from tests.helpers import run, wait_until
 from tests.integration.conftest import TinyGuest, virsh
 from tests.ui.test_screenshot import vmgui
+from vmgui.console.any_session import AnySession
 from vmgui.console.state import ConsoleState
 from vmgui.core.connection import Connection
 from vmgui.ui.console.console_view import ConsoleView
@@ -55,7 +56,9 @@ def type_on_keyboard(widget: QWidget, text: str) -> None:
         shift = char in SHIFTED
         if shift:
             QTest.keyPress(widget, Qt.Key.Key_Shift)
-        QTest.keyClick(widget, char, Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier)
+        # PySide6's stubs lack QTest.keyClick's `char` overload, which types the character's text too.
+        QTest.keyClick(widget, char,  # type: ignore[call-overload]
+                       Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier)
         if shift:
             QTest.keyRelease(widget, Qt.Key.Key_Shift, Qt.KeyboardModifier.ShiftModifier)
 
@@ -83,6 +86,7 @@ def test_console_frame_matches_the_hypervisor_screenshot_and_typing_reaches_the_
     view = window.open_guest(system_conn, uuid_of(system_conn, running_guest.name))
     wait_until(lambda: view.session.frames > 0, timeout=30, what="the first frame")
     assert view.controller.status.state is ConsoleState.CONNECTED
+    assert isinstance(view.session, AnySession)  # open_guest gives every console a protocol-switching session
     endpoint = view.session.endpoint
     assert endpoint is not None and endpoint.protocol == protocol
     # VNC comes as a socket from virDomainOpenGraphicsFD; SPICE (a socket per channel) by its address
@@ -166,6 +170,7 @@ def test_spice_tools_say_what_the_guest_offers(running_spice_guest: TinyGuest, s
     wait_until(lambda: view.session.frames > 0, timeout=30, what="the first frame")
     tools = view.spice_tools
     assert tools is not None and tools.clipboard_action.isVisible() and tools.usb_button.isVisible()
+    assert isinstance(view.session, AnySession)
     spice = view.session.spice
     assert spice is not None
     wait_until(lambda: spice.usb_channels >= 1, what="the USB redirection channel")

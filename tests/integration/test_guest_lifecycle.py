@@ -68,8 +68,11 @@ def test_tiny_guest_lifecycle_through_events(window: MainWindow, tiny_files: Tin
     # A change made outside the app reaches the list by event, well within a second.
     for command, expected in (("suspend", "Paused"), ("resume", "Running")):
         virsh(command, guest.name)
-        latency = wait_until(lambda e=expected: (row_state(window, guest.name) or "").startswith(e),
-                             timeout=5, what=f"virsh {command} seen")
+
+        def shown(e: str = expected) -> bool:
+            return (row_state(window, guest.name) or "").startswith(e)
+
+        latency = wait_until(shown, timeout=5, what=f"virsh {command} seen")
         print(f"virsh {command} -> list shows {expected} after {latency * 1000:.0f} ms")
         assert latency < 1.0
 
@@ -77,7 +80,8 @@ def test_tiny_guest_lifecycle_through_events(window: MainWindow, tiny_files: Tin
     wait_until(lambda: uuid in conn.stats and len(conn.stats[uuid].cpu) >= 2, timeout=15, what="two stats ticks")
     rates = conn.stats[uuid].rates
     assert rates.cpu_percent is not None and 0.0 <= rates.cpu_percent <= 100.0
-    assert conn.stats[uuid].last.memory_total_kib and conn.stats[uuid].last.memory_total_kib > 0
+    memory_total_kib = conn.stats[uuid].last.memory_total_kib
+    assert memory_total_kib and memory_total_kib > 0
     parent = window.model.index(0, 0)
     row = next(r for r in range(window.model.rowCount(parent))
                if window.model.index(r, 0, parent).data() == guest.name)

@@ -204,7 +204,8 @@ def test_detach_moves_the_console_into_its_own_window(window: ConsoleWindow, con
     qtbot.addWidget(detached)
     assert detached.isVisible() and view.session.status.state is ConsoleState.CONNECTED
     detached.tabs.tabCloseRequested.emit(0)
-    assert view.session.status.state is ConsoleState.DISCONNECTED and detached.tabs.count() == 0
+    state: ConsoleState = view.session.status.state  # read anew: mypy would keep the CONNECTED narrowing
+    assert state is ConsoleState.DISCONNECTED and detached.tabs.count() == 0
 
 
 def test_a_password_prompt_appears_and_connects(aloop: asyncio.AbstractEventLoop, tmp_path: Path,
@@ -248,8 +249,11 @@ def test_the_release_combination_is_chosen_saved_and_used(conn: Connection, qtbo
     qtbot.addWidget(window)
     view = open_desk(window, conn)
     display = view.display
-    assert view.findChild(QAction, "release_ctrl+alt").isChecked()
-    view.findChild(QAction, "release_ctrl+alt+shift").trigger()
+    ctrl_alt = view.findChild(QAction, "release_ctrl+alt")
+    ctrl_alt_shift = view.findChild(QAction, "release_ctrl+alt+shift")
+    assert ctrl_alt is not None and ctrl_alt_shift is not None
+    assert ctrl_alt.isChecked()
+    ctrl_alt_shift.trigger()
     assert settings.release_combo() == "ctrl+alt+shift" and "Ctrl+Alt+Shift" in display.release_label
     display.set_grabbed(True)
     assert "press Ctrl+Alt+Shift to release" in view.hint.text()

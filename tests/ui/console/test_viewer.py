@@ -101,7 +101,10 @@ def test_vv_hotkeys_work_even_while_the_keyboard_is_grabbed(aloop: asyncio.Abstr
     QTest.keyPress(display, Qt.Key.Key_Control)
     QTest.keyPress(display, Qt.Key.Key_Alt, Qt.KeyboardModifier.ControlModifier)
     QTest.keyPress(display, Qt.Key.Key_End, mods)
-    keys = lambda: [(e[1], e[3]) for e in server.events if e[0] == "qemu_key"]  # noqa: E731
+
+    def keys() -> list[tuple[bool, int]]:
+        return [(e[1], e[3]) for e in server.events if e[0] == "qemu_key"]
+
     # Ctrl and Alt went down, then up when the hotkey fired; then Ctrl+Alt+Del as a whole. End never did.
     wait_until(lambda: keys()[-6:] == [(True, 0x1D), (True, 0x38), (True, 0xD3), (False, 0xD3), (False, 0x38),
                                        (False, 0x1D)], what="Ctrl+Alt+Del sent")

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,10 +24,10 @@ def qemu_keys(server: FakeRfbServer) -> list[tuple[bool, int]]:
     return [(e[1], e[3]) for e in server.events if e[0] == "qemu_key"]
 
 
-def wait(condition: object, timeout: float = 15.0) -> bool:
+def wait(condition: Callable[[], object], timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.05)
     return False
@@ -72,7 +72,10 @@ def display() -> Iterator[str]:
 
 def test_keys_and_clicks_from_x_reach_the_guest_as_scancodes(display: str, tmp_path: Path) -> None:
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", XDG_CONFIG_HOME=str(tmp_path / "config"))
-    xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True)  # noqa: E731
+
+    def xdo(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True)
+
     with FakeRfbServer(400, 300, name="xcb") as server:
         server.fill((30, 60, 90))
         app = subprocess.Popen([sys.executable, "-m", "vmgui", f"vnc://127.0.0.1:{server.port}"], env=env,
