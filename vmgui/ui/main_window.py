@@ -6,10 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPaintEvent
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -18,7 +16,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QToolBar,
     QToolButton,
-    QTreeView,
     QWidget,
 )
 
@@ -29,16 +26,15 @@ from vmgui.core.domstate import GuestState
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
-from vmgui.core.workers import gui_busy
 from vmgui.ui.add_connection import AddConnectionDialog
 from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.guest_actions import GuestActions, Selection
 from vmgui.ui.guest_grid import GuestGrid
-from vmgui.ui.guest_model import SPARKLINE_COLUMNS, Column, GuestTreeModel
+from vmgui.ui.guest_model import GuestTreeModel
+from vmgui.ui.guest_tree import GuestTree
 from vmgui.ui.settings import Settings
-from vmgui.ui.sparkline import SparklineDelegate
 from vmgui.ui.state_icons import state_icon
 from vmgui.ui.tags_dialog import TagsDialog
 from vmgui.ui.tasks import TaskGroup
@@ -49,14 +45,6 @@ STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every
 
 AskConnection = Callable[[QWidget], "tuple[str, bool] | None"]
 LaunchViewer = Callable[[Path], None]
-
-
-class GuestTree(QTreeView):
-    """The guest list; workers pause their Python work while it lays out and paints (see gui_busy)."""
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        with gui_busy():  # the pending layout runs here too: both call into the Python model per row
-            super().paintEvent(event)
 
 
 class MainWindow(QMainWindow):
@@ -124,29 +112,12 @@ class MainWindow(QMainWindow):
 
     # ---- building -------------------------------------------------------------------------------
 
-    def _make_tree(self) -> QTreeView:
-        tree = GuestTree(self)
+    def _make_tree(self) -> GuestTree:
+        tree = GuestTree(self.model, self)
         tree.setObjectName("guest_tree")
-        tree.setModel(self.model)
-        tree.setUniformRowHeights(True)
-        tree.setAlternatingRowColors(True)
-        tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        tree.setSortingEnabled(True)
-        tree.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         tree.customContextMenuRequested.connect(self._context_menu)
-        tree.setExpandsOnDoubleClick(True)
         tree.doubleClicked.connect(self._activated)
-        self._sparkline = SparklineDelegate(tree)
-        for column in SPARKLINE_COLUMNS:
-            tree.setItemDelegateForColumn(column, self._sparkline)
-        header = tree.header()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in ((Column.NAME, 240), (Column.STATE, 150), (Column.CPU, 110),
-                              (Column.MEMORY, 150), (Column.DISK, 110), (Column.NET, 110)):
-            header.resizeSection(column, width)
         return tree
 
     def _make_actions(self) -> None:

@@ -20,6 +20,10 @@ _LINE_ALPHA = 230
 _FILL_ALPHA = 56
 _BASE_SIZE = QSize(120, 22)  # the size hint for a font 16 px high
 _BASE_FONT_HEIGHT = 16
+# State flags as plain ints: an operator on PySide's flag enums costs microseconds, several per cell.
+_SELECTED = QStyle.StateFlag.State_Selected.value
+_ENABLED = QStyle.StateFlag.State_Enabled.value
+_ACTIVE = QStyle.StateFlag.State_Active.value
 
 # Pens and brush for one look of a cell: the graph line, the area under it and the text.
 _Look = tuple[QPen, QBrush, QPen]
@@ -57,9 +61,9 @@ class SparklineDelegate(QStyledItemDelegate):
     ) -> None:
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
-        state = option.state
+        state = option.state.value
         rect = option.rect
-        selected = bool(state & QStyle.StateFlag.State_Selected)
+        selected = bool(state & _SELECTED)
 
         painter.save()
         if not selected:
@@ -148,11 +152,11 @@ class SparklineDelegate(QStyledItemDelegate):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPolyline(polygon)
 
-    def _look(self, palette: QPalette, state: QStyle.StateFlag, selected: bool) -> _Look:
-        """Pens and brush for this palette and row state, made once and then reused."""
-        if not state & QStyle.StateFlag.State_Enabled:
+    def _look(self, palette: QPalette, state: int, selected: bool) -> _Look:
+        """Pens and brush for this palette and row state (QStyle.StateFlag bits), made once and then reused."""
+        if not state & _ENABLED:
             group = QPalette.ColorGroup.Disabled
-        elif not state & QStyle.StateFlag.State_Active:
+        elif not state & _ACTIVE:
             group = QPalette.ColorGroup.Inactive
         else:
             group = QPalette.ColorGroup.Active
