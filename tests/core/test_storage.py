@@ -1,0 +1,59 @@
+"""Storage pools and volumes on the test driver: listing, creating and removing disk images."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libvirt
+import pytest
+
+from vmgui.core import storage
+from vmgui.core.errors import VmguiError
+
+
+@pytest.fixture
+def conn() -> Iterator[libvirt.virConnect]:
+    c = libvirt.open("test:///default")  # each open of test:///default is a fresh host
+    yield c
+    c.close()
+
+
+def test_pools_are_listed_with_their_space(conn: libvirt.virConnect) -> None:
+    pool, = storage.list_pools(conn)
+    assert (pool.name, pool.type, pool.active, pool.path) == ("default-pool", "dir", True, "/default-pool")
+    assert pool.capacity > 0 and 0 < pool.available <= pool.capacity and pool.holds_files
+
+
+def test_a_new_image_is_made_listed_and_removed(conn: libvirt.virConnect) -> None:
+    made = storage.create_volume(conn, "default-pool", "guest-1.qcow2", 20 * storage.GIB)
+    assert (made.path, made.capacity, made.format) == ("/default-pool/guest-1.qcow2", 20 * storage.GIB, "qcow2")
+    assert [v.name for v in storage.list_volumes(conn, "default-pool")] == ["guest-1.qcow2"]
+    found = storage.find_volume(conn, made.path)
+    assert found is not None and found.pool == "default-pool"
+    assert storage.delete_volume(conn, made.path)
+    assert storage.list_volumes(conn, "default-pool") == []
+    assert not storage.delete_volume(conn, made.path)  # already gone
+    assert storage.find_volume(conn, made.path) is None
+
+
+@pytest.mark.parametrize(("pool", "name", "size", "message"), [
+    ("default-pool", "", 1, "needs a name"),
+    ("default-pool", "../etc/passwd", 1, "cannot name a disk image"),
+    ("default-pool", "ok.qcow2", 0, "larger than 0"),
+    ("no-such-pool", "ok.qcow2", 1, "no storage pool named 'no-such-pool'"),
+])
+def test_bad_requests_are_refused_with_a_reason(conn: libvirt.virConnect, pool: str, name: str, size: int,
+                                                message: str) -> None:
+    with pytest.raises(VmguiError, match=message):
+        storage.create_volume(conn, pool, name, size)
+    assert storage.list_volumes(conn, "default-pool") == []
+
+
+def test_a_taken_name_or_too_little_space_is_refused(conn: libvirt.virConnect) -> None:
+    storage.create_volume(conn, "default-pool", "taken.qcow2", storage.GIB)
+    with pytest.raises(VmguiError, match=r"already has a disk image named 'taken\.qcow2'"):
+        storage.create_volume(conn, "default-pool", "taken.qcow2", storage.GIB)
+    free = storage.pool_info(conn, "default-pool").available
+    with pytest.raises(VmguiError, match="GiB free, less than"):
+        storage.create_volume(conn, "default-pool", "huge.img", free + storage.GIB, "raw")
+    assert [v.name for v in storage.list_volumes(conn, "default-pool")] == ["taken.qcow2"]

@@ -1,0 +1,152 @@
+"""Storage pools and volumes: list them, make a new disk image in a pool, remove one (all blocking).
+
+Every function here makes libvirt calls; run it in a worker thread (asyncio.to_thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import libvirt
+
+from vmgui.core.errors import VmguiError
+
+GIB = 1024 ** 3
+_VOLUME_NAME = re.compile(r"^[\w][\w.+-]*$")
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    name: str
+    type: str               # dir, logical, netfs, ...
+    active: bool
+    path: str | None        # the target directory or device
+    capacity: int           # bytes
+    available: int          # bytes free
+
+    @property
+    def holds_files(self) -> bool:
+        """Whether new volumes in this pool are files that can be qcow2 images."""
+        return self.type in ("dir", "fs", "netfs", "gluster")
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    pool: str
+    name: str
+    path: str
+    capacity: int           # bytes the guest sees
+    allocation: int         # bytes used on the host
+    format: str             # qcow2, raw, iso, ...
+
+
+def _pool_info(pool: libvirt.virStoragePool) -> PoolInfo:
+    root = ET.fromstring(pool.XMLDesc(0))
+    active = bool(pool.isActive())
+    capacity = available = 0
+    if active:
+        _state, capacity, _allocation, available = pool.info()
+    return PoolInfo(name=pool.name(), type=root.get("type", ""), active=active,
+                    path=root.findtext("target/path"), capacity=capacity, available=available)
+
+
+def list_pools(conn: libvirt.virConnect) -> list[PoolInfo]:
+    """Every storage pool of the host, by name (blocking)."""
+    return sorted((_pool_info(p) for p in conn.listAllStoragePools(0)), key=lambda p: p.name)
+
+
+def pool_info(conn: libvirt.virConnect, name: str) -> PoolInfo:
+    """One pool, refreshed (blocking)."""
+    pool = _lookup_pool(conn, name)
+    if pool.isActive():
+        with contextlib.suppress(libvirt.libvirtError):  # a busy pool keeps its last figures, still useful
+            pool.refresh(0)
+    return _pool_info(pool)
+
+
+def list_volumes(conn: libvirt.virConnect, pool_name: str) -> list[VolumeInfo]:
+    """The volumes of an active pool, by name (blocking)."""
+    pool = _lookup_pool(conn, pool_name)
+    if not pool.isActive():
+        return []
+    return sorted((_volume_info(pool_name, vol) for vol in pool.listAllVolumes(0)), key=lambda v: v.name)
+
+
+def _volume_info(pool_name: str, vol: libvirt.virStorageVol) -> VolumeInfo:
+    fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
+    _type, capacity, allocation = vol.info()
+    return VolumeInfo(pool=pool_name, name=vol.name(), path=vol.path(), capacity=capacity, allocation=allocation,
+                      format=fmt.get("type", "") if fmt is not None else "")
+
+
+def volume_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a new volume, or None."""
+    if not name:
+        return "The disk image needs a name."
+    if len(name) > 200 or not _VOLUME_NAME.match(name):
+        return f"'{name}' cannot name a disk image: use letters, digits and . _ + - (not first)."
+    return None
+
+
+def create_volume(conn: libvirt.virConnect, pool_name: str, name: str, capacity_bytes: int,
+                  fmt: str = "qcow2") -> VolumeInfo:
+    """A new, empty (sparse) disk image in a pool (blocking). Refuses a taken name or too little space."""
+    problem = volume_name_problem(name)
+    if problem:
+        raise VmguiError(problem)
+    if capacity_bytes <= 0:
+        raise VmguiError("A disk image must be larger than 0 bytes.")
+    pool = _lookup_pool(conn, pool_name)
+    if not pool.isActive():
+        raise VmguiError(f"The storage pool '{pool_name}' is not running; start it first.")
+    try:
+        pool.storageVolLookupByName(name)
+    except libvirt.libvirtError:
+        pass
+    else:
+        raise VmguiError(f"The storage pool '{pool_name}' already has a disk image named '{name}'.")
+    info = _pool_info(pool)
+    if fmt == "raw" and capacity_bytes > info.available:
+        raise VmguiError(f"The storage pool '{pool_name}' has {info.available / GIB:.1f} GiB free, "
+                         f"less than the {capacity_bytes / GIB:.1f} GiB asked for.")
+    xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{capacity_bytes}</capacity>"
+           f"<allocation unit='bytes'>0</allocation><target><format type='{fmt}'/></target></volume>")
+    try:
+        vol = pool.createXML(xml, 0)
+    except libvirt.libvirtError as err:
+        raise VmguiError(f"The disk image '{name}' could not be created in '{pool_name}': "
+                         f"{err.get_error_message()}") from err
+    _type, capacity, allocation = vol.info()
+    return VolumeInfo(pool=pool_name, name=name, path=vol.path(), capacity=capacity, allocation=allocation,
+                      format=fmt)
+
+
+def delete_volume(conn: libvirt.virConnect, path: str) -> bool:
+    """Remove the volume at `path` (blocking); False when no pool holds it (already gone)."""
+    try:
+        vol = conn.storageVolLookupByPath(path)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+            return False
+        raise
+    vol.delete(0)
+    return True
+
+
+def find_volume(conn: libvirt.virConnect, path: str) -> VolumeInfo | None:
+    """The volume a pool holds at `path`, or None (blocking)."""
+    try:
+        vol = conn.storageVolLookupByPath(path)
+    except libvirt.libvirtError:
+        return None
+    return _volume_info(vol.storagePoolLookupByVolume().name(), vol)
+
+
+def _lookup_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
+    try:
+        return conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError as err:
+        raise VmguiError(f"There is no storage pool named '{name}' on this host.") from err
