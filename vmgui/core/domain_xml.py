@@ -25,6 +25,15 @@ _DEVICE_ORDER = ("emulator", "disk", "controller", "filesystem", "interface", "s
                  "memballoon", "rng")
 
 
+# libvirt's order of a domain's top-level elements; to_xml() puts known ones in it, others stay after
+# the element they followed.
+_TOP_ORDER = ("name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory", "currentMemory",
+              "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads", "cputune", "numatune",
+              "resource", "sysinfo", "bootloader", "bootloader_args", "os", "idmap", "features", "cpu", "clock",
+              "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices", "seclabel",
+              "keywrap", "launchSecurity")
+
+
 class XmlError(ValueError):
     """Text that is not domain XML; the message says where it went wrong."""
 
@@ -378,7 +387,16 @@ class DomainXml(XmlNode):
     # ---- output ----------------------------------------------------------------------------------------
 
     def to_xml(self) -> str:
-        """The XML, indented two spaces an element, without an XML declaration (as libvirt writes it)."""
+        """The XML in libvirt's element order, indented two spaces, without an XML declaration (as libvirt
+        writes it)."""
+        rank = 0
+        ranked = []
+        for i, child in enumerate(self.element):
+            if isinstance(child.tag, str) and child.tag in _TOP_ORDER:
+                rank = _TOP_ORDER.index(child.tag)
+            ranked.append((rank, i, child))
+        ranked.sort(key=lambda item: (item[0], item[1]))
+        self.element[:] = [child for _rank, _i, child in ranked]
         etree.indent(self.element, space="  ")
         return etree.tostring(self.element, encoding="unicode") + "\n"
 

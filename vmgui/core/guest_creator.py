@@ -1,0 +1,137 @@
+"""Creating a new guest on a host as one all-or-nothing job: disk image, definition, first start.
+
+create_guest runs in a worker thread (blocking). It can be cancelled between steps through an Event;
+whether it fails or is cancelled, it undoes what it did (the domain it defined, the image it made), so
+no half-made guest or orphan volume is left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import libvirt
+
+from vmgui.core import storage
+from vmgui.core.domain_xml import Disk, DomainXml
+from vmgui.core.errors import VmguiError, describe
+from vmgui.core.new_guest import NewGuestPlan, new_disk_name
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class CreationCancelled(VmguiError):
+    """The user cancelled; everything made so far was removed."""
+
+
+@dataclass(frozen=True)
+class CreatedGuest:
+    uuid: str
+    name: str
+    started: bool
+
+
+def predicted_disk_path(pool: storage.PoolInfo, guest_name: str, fmt: str = "qcow2") -> str | None:
+    """Where a new image for `guest_name` will live in `pool` (directory pools), for XML shown before it exists."""
+    if not pool.holds_files or not pool.path:
+        return None
+    return f"{pool.path.rstrip('/')}/{new_disk_name(guest_name, fmt)}"
+
+
+def create_guest(conn: libvirt.virConnect, plan: NewGuestPlan, xml: str, *, start: bool,
+                 progress: Progress = lambda _step: None, cancel: threading.Event | None = None) -> CreatedGuest:
+    """Make the plan's new disk image (if any), define the guest from `xml`, and start it if asked (blocking).
+
+    `xml` names the new image by its predicted path; the path the pool gives is put in its place.
+    """
+    cancel = cancel or threading.Event()
+    made_volume: str | None = None
+    dom: libvirt.virDomain | None = None
+
+    def check() -> None:
+        if cancel.is_set():
+            raise CreationCancelled("Cancelled: nothing was left behind.")
+
+    try:
+        check()
+        domain = DomainXml(xml)
+        if domain.name != plan.name:
+            raise VmguiError(f"The XML names the guest '{domain.name}', not '{plan.name}'.")
+        _refuse_taken_name(conn, plan.name)
+        disk = plan.disk
+        if disk is not None and disk.is_new:
+            assert disk.pool is not None
+            progress(f"Creating the disk image ({disk.size_gib:g} GiB in pool '{disk.pool}')…")
+            predicted = predicted_disk_path(storage.pool_info(conn, disk.pool), plan.name, disk.format)
+            volume = storage.create_volume(conn, disk.pool, new_disk_name(plan.name, disk.format),
+                                           int(disk.size_gib * 1024 ** 3), disk.format)
+            made_volume = volume.path
+            _point_disk_at(domain, predicted, volume.path)
+            check()
+        progress("Defining the guest…")
+        try:
+            dom = conn.defineXML(domain.to_xml())
+        except libvirt.libvirtError as err:
+            raise VmguiError(f"libvirt did not accept the guest's XML: {err.get_error_message()}") from err
+        check()
+        if start:
+            progress("Starting the guest…")
+            try:
+                dom.create()
+            except libvirt.libvirtError as err:
+                raise VmguiError(f"The guest could not start: {err.get_error_message()}") from err
+        return CreatedGuest(dom.UUIDString(), plan.name, start)
+    except BaseException as err:
+        _undo(conn, dom, made_volume)
+        if isinstance(err, libvirt.libvirtError):
+            raise VmguiError(describe(err, f"create the guest {plan.name}")) from err
+        raise
+
+
+def _refuse_taken_name(conn: libvirt.virConnect, name: str) -> None:
+    try:
+        conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return
+        raise
+    raise VmguiError(f"A guest named '{name}' already exists on this host.")
+
+
+def _point_disk_at(domain: DomainXml, predicted: str | None, actual: str) -> None:
+    """The disk that names the predicted path of the new image now names the image itself."""
+    for disk in domain.devices(Disk):
+        if disk.device in (None, "disk") and disk.source_file in (predicted, actual):
+            disk.set_file(actual)
+            return
+    raise VmguiError("The XML has no disk for the new disk image (was it removed while customizing?).")
+
+
+def _undo(conn: libvirt.virConnect, dom: libvirt.virDomain | None, volume: str | None) -> None:
+    """Remove what a failed or cancelled creation made; report, never raise, what cannot be removed."""
+    if dom is not None:
+        try:
+            if dom.isActive():
+                dom.destroy()
+            _undefine(dom)
+        except libvirt.libvirtError as err:
+            log.error("could not remove the half-made guest %s: %s", dom.name(), err)
+    if volume is not None:
+        try:
+            storage.delete_volume(conn, volume)
+        except libvirt.libvirtError as err:
+            log.error("could not remove the new disk image %s: %s", volume, err)
+
+
+def _undefine(dom: libvirt.virDomain) -> None:
+    flags = libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    try:
+        dom.undefineFlags(flags)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() not in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG):
+            raise
+        dom.undefine()
