@@ -55,13 +55,21 @@ def _owner_alive(name: str) -> bool:
 
 
 def remove_leftovers(conn: libvirt.virConnect) -> None:
-    """Remove test guests that earlier, finished runs left behind (not those of a run still going)."""
+    """Remove test guests and pools that earlier, finished runs left behind (not those of a run still going)."""
     for dom in conn.listAllDomains(0):
         if dom.name().startswith(PREFIX) and not _owner_alive(dom.name()):
             if dom.isActive():
                 dom.destroy()
             if dom.isPersistent():
                 dom.undefine()
+    for pool in conn.listAllStoragePools(0):  # test_new_guest's transient pools
+        if pool.name().startswith(PREFIX) and not _owner_alive(pool.name()):
+            for vol in pool.listAllVolumes(0) if pool.isActive() else ():
+                vol.delete(0)
+            if pool.isActive():
+                pool.destroy()
+            if pool.isPersistent():
+                pool.undefine()
 
 
 @pytest.fixture(scope="session")

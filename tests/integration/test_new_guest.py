@@ -1,0 +1,126 @@
+"""New guests on a real libvirtd + QEMU: the tiny guest by direct kernel boot on a new qcow2 disk; cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from tests.guest.build_tiny_guest import TinyGuestFiles
+from tests.guest.tiny_guest import KERNEL_CMDLINE, qemu_runs_as_for, system_seclabel
+from tests.helpers import wait_until
+from tests.integration.conftest import PREFIX
+from vmgui.core import storage
+from vmgui.core.domain_xml import DomainXml, Serial
+from vmgui.core.guest_creator import CreationCancelled, create_guest, predicted_disk_path
+from vmgui.core.host_caps import read_host_caps
+from vmgui.core.new_guest import DiskPlan, InstallMethod, NewGuestPlan, build_domain
+from vmgui.core.osinfo import GENERIC
+
+
+@pytest.fixture(scope="module")
+def conn(system_uri: str) -> Iterator[libvirt.virConnect]:
+    c = libvirt.open(system_uri)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def pool(conn: libvirt.virConnect, tiny_files: TinyGuestFiles) -> Iterator[storage.PoolInfo]:
+    """A directory pool of this test run (the host may have none), removed afterwards."""
+    name = f"{PREFIX}pool-{os.getpid()}"
+    path = tiny_files.kernel.parent / "pools" / name
+    path.mkdir(parents=True, exist_ok=True)
+    xml = f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>"
+    pool = conn.storagePoolCreateXML(xml, 0)  # transient: gone with the daemon too
+    yield storage.pool_info(conn, name)
+    for vol in pool.listAllVolumes(0):
+        vol.delete(0)
+    pool.destroy()
+    path.rmdir()
+
+
+def read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def kernel_plan(name: str, tiny_files: TinyGuestFiles, pool: storage.PoolInfo) -> NewGuestPlan:
+    return NewGuestPlan(name=name, method=InstallMethod.KERNEL, os=GENERIC, memory_mib=128, vcpus=1,
+                        kernel=str(tiny_files.kernel), initrd=str(tiny_files.initrd), cmdline=KERNEL_CMDLINE,
+                        disk=DiskPlan(pool=pool.name, size_gib=1), graphics="vnc")
+
+
+def customized_xml(conn: libvirt.virConnect, plan: NewGuestPlan, pool: storage.PoolInfo, serial_log: Path,
+                   system_uri: str) -> str:
+    """The wizard's XML as a user would customize it: a serial log file, and QEMU running as this user
+    (the kernel lies under a private home)."""
+    assert plan.disk is not None
+    predicted = predicted_disk_path(pool, plan.name)
+    assert predicted is not None
+    dom = build_domain(replace(plan, disk=replace(plan.disk, path=predicted)), read_host_caps(conn))
+    serial = dom.add_device(Serial.new(type="pty"))
+    serial.element.append(serial.element.makeelement("log", {"file": str(serial_log), "append": "off"}))
+    text = dom.to_xml()
+    runs_as = qemu_runs_as_for(system_uri)
+    if runs_as is not None:
+        text = text.replace("</domain>", ET.tostring(system_seclabel(*runs_as), encoding="unicode") + "</domain>")
+    return DomainXml(text).to_xml()
+
+
+def test_a_kernel_boot_guest_on_a_new_qcow2_disk_is_created_and_boots(conn: libvirt.virConnect, system_uri: str,
+                                                                      tiny_files: TinyGuestFiles,
+                                                                      pool: storage.PoolInfo) -> None:
+    name = f"{PREFIX}new-{os.getpid()}"
+    plan = kernel_plan(name, tiny_files, pool)
+    serial_log = Path(pool.path or "/nonexistent") / f"{name}.serial.log"
+    xml = customized_xml(conn, plan, pool, serial_log, system_uri)
+    steps: list[str] = []
+    try:
+        made = create_guest(conn, plan, xml, start=True, progress=steps.append)
+        assert made.started and len(steps) == 3
+        dom = conn.lookupByUUIDString(made.uuid)
+        assert dom.isActive()
+        # the loop runs meanwhile: it answers libvirt's keepalive
+        wait_until(lambda: "VMGUI-TINY-GUEST READY" in read(serial_log), timeout=120, what="the guest's shell")
+        image = Path(pool.path or "") / f"{name}.qcow2"
+        info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(image)],
+                                         capture_output=True, text=True, check=True).stdout)
+        assert (info["format"], info["virtual-size"]) == ("qcow2", 1024 ** 3)
+        assert str(image) in dom.XMLDesc(0)  # the guest uses the image the pool made
+    finally:
+        for d in conn.listAllDomains(0):
+            if d.name() == name:
+                if d.isActive():
+                    d.destroy()
+                d.undefine()
+        serial_log.unlink(missing_ok=True)
+
+
+def test_cancel_half_way_leaves_nothing_on_the_host(conn: libvirt.virConnect, system_uri: str,
+                                                    tiny_files: TinyGuestFiles, pool: storage.PoolInfo) -> None:
+    name = f"{PREFIX}cancelled-{os.getpid()}"
+    plan = kernel_plan(name, tiny_files, pool)
+    xml = customized_xml(conn, plan, pool, Path(pool.path or "") / f"{name}.log", system_uri)
+    cancel = threading.Event()
+
+    def progress(step: str) -> None:
+        if step.startswith("Defining"):  # the image exists by now; the guest is about to be defined
+            cancel.set()
+
+    before = {v.name for v in storage.list_volumes(conn, pool.name)}
+    with pytest.raises(CreationCancelled):
+        create_guest(conn, plan, xml, start=True, progress=progress, cancel=cancel)
+    assert name not in {d.name() for d in conn.listAllDomains(0)}
+    assert {v.name for v in storage.list_volumes(conn, pool.name)} == before
+    assert not (Path(pool.path or "") / f"{name}.qcow2").exists()
