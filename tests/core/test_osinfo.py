@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import functools
-import http.server
 import re
 import shutil
 import socket
 import subprocess
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -301,26 +297,6 @@ def fedora37_tree(tmp_path: Path) -> Path:
     tree.mkdir()
     (tree / ".treeinfo").write_text(FEDORA37_TREEINFO)
     return tree
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A local HTTP server over tmp_path: (base URL, directory)."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_identify_a_fedora37_tree_over_http(

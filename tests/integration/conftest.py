@@ -64,11 +64,12 @@ def remove_leftovers(conn: libvirt.virConnect) -> None:
                 dom.undefine()
     for pool in conn.listAllStoragePools(0):  # test_new_guest's transient pools
         if pool.name().startswith(PREFIX) and not _owner_alive(pool.name()):
+            persistent = pool.isPersistent()  # a transient pool is gone once destroyed
             for vol in pool.listAllVolumes(0) if pool.isActive() else ():
                 vol.delete(0)
             if pool.isActive():
                 pool.destroy()
-            if pool.isPersistent():
+            if persistent:
                 pool.undefine()
 
 

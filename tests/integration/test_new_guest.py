@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import shutil
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
@@ -22,6 +25,7 @@ from vmgui.core import storage
 from vmgui.core.domain_xml import DomainXml, Serial
 from vmgui.core.guest_creator import CreationCancelled, create_guest, predicted_disk_path
 from vmgui.core.host_caps import read_host_caps
+from vmgui.core.install_tree import locate_tree
 from vmgui.core.new_guest import DiskPlan, InstallMethod, NewGuestPlan, build_domain
 from vmgui.core.osinfo import GENERIC
 
@@ -124,3 +128,59 @@ def test_cancel_half_way_leaves_nothing_on_the_host(conn: libvirt.virConnect, sy
     assert name not in {d.name() for d in conn.listAllDomains(0)}
     assert {v.name for v in storage.list_volumes(conn, pool.name)} == before
     assert not (Path(pool.path or "") / f"{name}.qcow2").exists()
+
+
+@pytest.fixture
+def tree_server(tiny_files: TinyGuestFiles, tmp_path: Path) -> Iterator[str]:
+    """An install tree over HTTP whose 'installer' is the tiny guest (Fedora's layout, no .treeinfo)."""
+    pxe = tmp_path / "tree" / "images" / "pxeboot"
+    pxe.mkdir(parents=True)
+    shutil.copy(tiny_files.kernel, pxe / "vmlinuz")
+    shutil.copy(tiny_files.initrd, pxe / "initrd.img")
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tree"
+    server.shutdown()
+    server.server_close()
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_network_install_boots_the_trees_installer_once(conn: libvirt.virConnect, system_uri: str,
+                                                          pool: storage.PoolInfo, tree_server: str) -> None:
+    name = f"{PREFIX}netinst-{os.getpid()}"
+    tree = locate_tree(None, tree_server)
+    plan = NewGuestPlan(name=name, method=InstallMethod.NETWORK, os=GENERIC, memory_mib=128, vcpus=1,
+                        install_url=tree_server, cmdline=KERNEL_CMDLINE, disk=DiskPlan(pool=pool.name, size_gib=1),
+                        graphics="vnc")
+    serial_log = Path(pool.path or "") / f"{name}.serial.log"
+    xml = customized_xml(conn, plan, pool, serial_log, system_uri)
+    steps: list[str] = []
+    try:
+        made = create_guest(conn, plan, xml, start=True, progress=steps.append, tree=tree)
+        assert steps[1:3] == ["Downloading the installer's kernel from " + tree_server.split("/")[2] + "…",
+                              "Downloading the installer's initrd from " + tree_server.split("/")[2] + "…"]
+        assert steps[-1] == "Starting the installer…" and made.started
+        wait_until(lambda: "VMGUI-TINY-GUEST READY" in read(serial_log), timeout=120, what="the installer")
+        dom = conn.lookupByUUIDString(made.uuid)
+        running = DomainXml(dom.XMLDesc(0))
+        assert running.kernel is not None and running.on_reboot == "destroy"  # this boot: the installer
+        installed = DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        assert installed.kernel is None and installed.boot_devices == ["hd"]  # the next boot: its disk
+        assert [v.name for v in storage.list_volumes(conn, pool.name) if v.name.startswith(name)] == \
+            [f"{name}.qcow2"]  # the installer's kernel and initrd are gone from the pool again
+    finally:
+        for d in conn.listAllDomains(0):
+            if d.name() == name:
+                if d.isActive():
+                    d.destroy()
+                d.undefine()
+        for v in storage.list_volumes(conn, pool.name):
+            if v.name.startswith(name):
+                storage.delete_volume(conn, v.path)
+        serial_log.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ MAX_NAME = 64
 
 class InstallMethod(Enum):
     MEDIA = "media"          # boot an ISO file (or a host CD-ROM) and install from it
+    NETWORK = "network"      # boot the installer of an install tree on a mirror (http, https, ftp)
     IMPORT = "import"        # boot an existing disk image
     MANUAL = "manual"        # a blank disk, boot from the network (PXE) or install later
     KERNEL = "kernel"        # boot a kernel and initrd directly (no bootloader)
@@ -46,6 +47,7 @@ class InstallMethod(Enum):
     def label(self) -> str:
         return {
             InstallMethod.MEDIA: "Local install media (ISO image or CD-ROM)",
+            InstallMethod.NETWORK: "Network install (an install tree's HTTP, HTTPS or FTP URL)",
             InstallMethod.IMPORT: "Import an existing disk image",
             InstallMethod.MANUAL: "Manual install or network boot (PXE)",
             InstallMethod.KERNEL: "Direct kernel boot (a kernel and initrd on the host)",
@@ -75,6 +77,7 @@ class NewGuestPlan:
     vcpus: int
     disk: DiskPlan | None = None
     media: str | None = None        # ISO path or host CD-ROM device (MEDIA)
+    install_url: str | None = None  # the install tree (NETWORK); `cmdline` adds to the installer's arguments
     kernel: str | None = None       # (KERNEL)
     initrd: str | None = None
     cmdline: str | None = None
@@ -119,6 +122,8 @@ def plan_problems(plan: NewGuestPlan, caps: HostCaps, *, taken: set[str], pool_f
         problems.append(f"{plan.os.name} needs UEFI firmware.")
     if plan.method is InstallMethod.MEDIA and not plan.media:
         problems.append("Choose the ISO image or CD-ROM to install from.")
+    if plan.method is InstallMethod.NETWORK and not plan.install_url:
+        problems.append("Give the install tree's URL.")
     if plan.method is InstallMethod.KERNEL and not plan.kernel:
         problems.append("Choose the kernel to boot.")
     if plan.method is InstallMethod.IMPORT and (plan.disk is None or not plan.disk.path):
@@ -145,7 +150,8 @@ def build_domain(plan: NewGuestPlan, caps: HostCaps) -> DomainXml:
     """The domain XML for `plan` on a host with `caps`; the new disk's path must be known (plan.disk.path).
 
     On first boot a blank disk is not bootable, so an ISO install boots from the disk first and falls
-    back to the CD-ROM; once installed the guest boots its disk, as after virt-install's reboot.
+    back to the CD-ROM; once installed the guest boots its disk, as after virt-install's reboot. A
+    network install's installer boots once with install_domain(); this is the guest after it.
     """
     os = plan.os
     dom = DomainXml.new(plan.name, caps.virt_type)
@@ -245,6 +251,16 @@ def build_domain(plan: NewGuestPlan, caps: HostCaps) -> DomainXml:
     if os.virtio_block or os.virtio_net:
         rng = dom.add_device(Rng.new(model="virtio"))
         etree.SubElement(rng.element, "backend", model="random").text = "/dev/urandom"
+    return dom
+
+
+def install_domain(final: DomainXml, kernel: str, initrd: str, cmdline: str) -> DomainXml:
+    """The guest as its installer boots once (network install): the installer's kernel, and when it
+    reboots the guest stops, so that its next start is the installed system (`final`)."""
+    dom = final.copy()
+    dom.boot_devices = []
+    dom.set_direct_kernel_boot(kernel, initrd, cmdline or None)
+    dom.on_reboot = "destroy"
     return dom
 
 

@@ -36,6 +36,24 @@ class OsinfoUnavailable(Exception):
 
 
 @dataclass(frozen=True)
+class InstallTree:
+    """An installer tree: its URL and, where libosinfo knows them, the kernel and initrd inside it."""
+
+    url: str
+    kernel: str | None = None  # a path relative to the URL, e.g. "images/pxeboot/vmlinuz"
+    initrd: str | None = None
+
+
+@dataclass(frozen=True)
+class TreeInfo:
+    """What reading an install tree's .treeinfo found."""
+
+    os: OsInfo | None
+    kernel: str | None
+    initrd: str | None
+
+
+@dataclass(frozen=True)
 class OsInfo:
     """One operating system as the wizard needs it (immutable; values for x86_64)."""
 
@@ -62,6 +80,10 @@ class OsInfo:
     uefi_supported: bool  # libosinfo lists UEFI as supported (False when it says nothing)
     os_id: str = ""  # libosinfo's id, e.g. "http://debian.org/debian/11" (libvirt's <libosinfo:os id=...>)
     aliases: tuple[str, ...] = ()  # the other short ids ("debianbullseye")
+    # Network installs: where libosinfo knows this OS's installer trees (x86_64), and the kernel argument
+    # that tells its installer the tree's URL ("inst.repo" for Fedora; None when it finds its own way).
+    install_trees: tuple[InstallTree, ...] = ()
+    kernel_url_argument: str | None = None
 
     @property
     def is_windows(self) -> bool:
@@ -188,10 +210,17 @@ class OsCatalog:
         return self._by_os_id.get(osobj.get_id()) if osobj is not None else None
 
     def identify_tree(self, url: str, *, timeout: float = 30.0) -> OsInfo | None:
-        """The OS of an install tree (http, https or file URL) from its .treeinfo (blocking; network).
+        """The OS of an install tree (see read_tree), or None."""
+        info = self.read_tree(url, timeout=timeout)
+        return info.os if info is not None else None
 
-        None when the tree has no .treeinfo (Debian and Ubuntu trees have none), matches no OS, or cannot be
-        fetched in `timeout` seconds (offline). Raises ValueError for a URL scheme libosinfo cannot fetch.
+    def read_tree(self, url: str, *, timeout: float = 30.0) -> TreeInfo | None:
+        """An install tree's .treeinfo (http, https or file URL): its OS and installer kernel and initrd
+        (blocking; network).
+
+        None when the tree has no .treeinfo (Debian and Ubuntu trees have none) or cannot be fetched in
+        `timeout` seconds (offline); `os` is None when it matches no OS. Raises ValueError for a URL
+        scheme libosinfo cannot fetch.
         """
         glib = _gi_module("GLib")
         gio = _gi_module("Gio")
@@ -210,10 +239,9 @@ class OsCatalog:
         finally:
             timer.cancel()
         with self._db_lock:
-            if not self._db.identify_tree(tree):
-                return None
-            osobj = tree.get_os()
-        return self._by_os_id.get(osobj.get_id()) if osobj is not None else None
+            osobj = tree.get_os() if self._db.identify_tree(tree) else None
+        found = self._by_os_id.get(osobj.get_id()) if osobj is not None else None
+        return TreeInfo(found, tree.get_kernel_path() or None, tree.get_initrd_path() or None)
 
 
 def _import_libosinfo() -> Any:
@@ -269,7 +297,19 @@ def _os_info(osobj: Any, today: datetime.date, resources: _ResourceReader) -> Os
         uefi_supported=uefi,
         os_id=osobj.get_id(),
         aliases=tuple(sid for sid in short_ids if sid != short_id),
+        install_trees=_trees(osobj),
+        kernel_url_argument=osobj.get_kernel_url_argument() or None,
     )
+
+
+def _trees(osobj: Any) -> tuple[InstallTree, ...]:
+    trees = osobj.get_tree_list()
+    found = []
+    for i in range(trees.get_length()):
+        tree = trees.get_nth(i)
+        if tree.get_architecture() == ARCH and tree.get_url():
+            found.append(InstallTree(tree.get_url(), tree.get_kernel_path() or None, tree.get_initrd_path() or None))
+    return tuple(found)
 
 
 def _firmware(osobj: Any) -> tuple[bool, bool]:

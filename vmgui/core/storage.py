@@ -6,6 +6,7 @@ Every function here makes libvirt calls; run it in a worker thread (asyncio.to_t
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -150,3 +151,32 @@ def _lookup_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
         return conn.storagePoolLookupByName(name)
     except libvirt.libvirtError as err:
         raise VmguiError(f"There is no storage pool named '{name}' on this host.") from err
+
+
+def upload_file(conn: libvirt.virConnect, pool_name: str, name: str, path: str) -> VolumeInfo:
+    """A new raw volume in the pool holding the bytes of the local file `path` (blocking; works for a
+    remote host too: the bytes go through libvirt's stream). Nothing is left when it fails."""
+    size = os.path.getsize(path)
+    pool = _lookup_pool(conn, pool_name)
+    problem = volume_name_problem(name)
+    if problem:
+        raise VmguiError(problem)
+    xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{size}</capacity>"
+           f"<target><format type='raw'/></target></volume>")
+    try:
+        vol = pool.createXML(xml, 0)
+    except libvirt.libvirtError as err:
+        raise VmguiError(f"Could not create '{name}' in '{pool_name}': {err.get_error_message()}") from err
+    stream = conn.newStream(0)
+    try:
+        vol.upload(stream, 0, size, 0)
+        with open(path, "rb") as source:
+            stream.sendAll(lambda _stream, nbytes, f: f.read(nbytes), source)
+        stream.finish()
+    except (libvirt.libvirtError, OSError) as err:
+        with contextlib.suppress(libvirt.libvirtError):
+            stream.abort()
+        with contextlib.suppress(libvirt.libvirtError):
+            vol.delete(0)
+        raise VmguiError(f"Could not upload {os.path.basename(path)} into '{pool_name}': {err}") from err
+    return _volume_info(pool_name, vol)
