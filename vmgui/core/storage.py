@@ -180,3 +180,45 @@ def upload_file(conn: libvirt.virConnect, pool_name: str, name: str, path: str) 
             vol.delete(0)
         raise VmguiError(f"Could not upload {os.path.basename(path)} into '{pool_name}': {err}") from err
     return _volume_info(pool_name, vol)
+
+
+def copy_volume(conn: libvirt.virConnect, source: VolumeInfo, name: str) -> VolumeInfo:
+    """A full copy of `source` in its pool under `name` (blocking; can take minutes for big disks)."""
+    problem = volume_name_problem(name)
+    if problem:
+        raise VmguiError(problem)
+    pool = _lookup_pool(conn, source.pool)
+    _refuse_taken(pool, source.pool, name)
+    fmt = source.format or "raw"
+    xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{source.capacity}</capacity>"
+           f"<allocation unit='bytes'>0</allocation><target><format type='{fmt}'/></target></volume>")
+    try:
+        vol = pool.createXMLFrom(xml, conn.storageVolLookupByPath(source.path), 0)
+    except libvirt.libvirtError as err:
+        raise VmguiError(f"Could not copy {source.name}: {err.get_error_message()}") from err
+    return _volume_info(source.pool, vol)
+
+
+def create_overlay(conn: libvirt.virConnect, base: VolumeInfo, name: str) -> VolumeInfo:
+    """A new qcow2 image in `base`'s pool whose backing file is `base` (blocking; instant, holds only changes)."""
+    problem = volume_name_problem(name)
+    if problem:
+        raise VmguiError(problem)
+    pool = _lookup_pool(conn, base.pool)
+    _refuse_taken(pool, base.pool, name)
+    xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{base.capacity}</capacity>"
+           f"<target><format type='qcow2'/></target><backingStore><path>{base.path}</path>"
+           f"<format type='{base.format or 'raw'}'/></backingStore></volume>")
+    try:
+        vol = pool.createXML(xml, 0)
+    except libvirt.libvirtError as err:
+        raise VmguiError(f"Could not make an overlay on {base.name}: {err.get_error_message()}") from err
+    return _volume_info(base.pool, vol)
+
+
+def _refuse_taken(pool: libvirt.virStoragePool, pool_name: str, name: str) -> None:
+    try:
+        pool.storageVolLookupByName(name)
+    except libvirt.libvirtError:
+        return
+    raise VmguiError(f"The storage pool '{pool_name}' already has a disk image named '{name}'.")

@@ -1,0 +1,274 @@
+"""Cloning a guest as one all-or-nothing job: per disk a full copy, a linked clone or a shared disk.
+
+A linked clone's disk is a new qcow2 image whose backing file is the source disk, so it is made in
+a moment and holds only what the clone changes. The source disk must then never change again: the
+source guest has to be shut off, and either its disk is protected (the source guest gets an overlay of
+its own, so the old file becomes a read-only base) or the source guest is not started again.
+Everything here is blocking; run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+import libvirt
+
+from vmgui.core import storage
+from vmgui.core.domain_xml import DomainXml, Graphics, Interface
+from vmgui.core.errors import VmguiError
+from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
+from vmgui.core.new_guest import name_problem
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class DiskMode(Enum):
+    COPY = "copy"      # a full copy through the storage API (sparse where the pool allows)
+    LINK = "link"      # a qcow2 overlay on the source disk
+    SHARE = "share"    # the clone uses the same file (CD-ROMs, read-only or shareable disks)
+
+    @property
+    def label(self) -> str:
+        return {DiskMode.COPY: "Copy", DiskMode.LINK: "Linked clone", DiskMode.SHARE: "Share"}[self]
+
+
+@dataclass(frozen=True)
+class CloneDisk:
+    """One disk of the source guest and what cloning can do with it."""
+
+    target: str                  # vda
+    device: str                  # disk, cdrom, floppy
+    path: str | None             # None: an empty drive
+    format: str | None           # qcow2, raw
+    volume: storage.VolumeInfo | None  # the pool volume behind it; None: not in a pool
+    readonly: bool
+    shareable: bool
+    modes: tuple[DiskMode, ...]  # what is possible, the default first
+    why: str                     # why some modes are missing ("" when all are possible)
+
+    @property
+    def default(self) -> DiskMode:
+        return self.modes[0]
+
+
+def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[CloneDisk]:
+    """The source guest's disks with the modes each allows (blocking)."""
+    xml = DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    running = bool(dom.isActive())
+    result = []
+    for disk in xml.disks:
+        path = disk.source_path
+        device = disk.device or "disk"
+        volume = storage.find_volume(conn, path) if path else None
+        if device != "disk" or path is None or disk.readonly or disk.shareable:
+            why = ("CD-ROMs and floppies are shared" if device != "disk" else "an empty drive is shared"
+                   if path is None else "read-only and shareable disks are shared")
+            result.append(CloneDisk(disk.target_dev or "", device, path, disk.driver_type, volume, disk.readonly,
+                                    disk.shareable, (DiskMode.SHARE,), why))
+            continue
+        if volume is None:
+            result.append(CloneDisk(disk.target_dev or "", device, path, disk.driver_type, None, False, False,
+                                    (DiskMode.SHARE,), "the disk is in no storage pool, so vmgui cannot copy it"))
+            continue
+        modes = [DiskMode.COPY]
+        why = ""
+        pool = storage.pool_info(conn, volume.pool)
+        if not pool.holds_files:
+            why = f"the pool '{pool.name}' ({pool.type}) cannot hold qcow2 overlays"
+        elif running:
+            why = "a linked clone needs the source guest shut off"
+        else:
+            modes.append(DiskMode.LINK)
+        modes.append(DiskMode.SHARE)
+        result.append(CloneDisk(disk.target_dev or "", device, path, disk.driver_type or volume.format, volume,
+                                False, False, tuple(modes), why))
+    return result
+
+
+def suggest_name(source: str, taken: set[str]) -> str:
+    """"web-clone", else "web-clone-2", "web-clone-3"..."""
+    base = f"{source}-clone"
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def names_from_pattern(pattern: str, count: int, taken: set[str], start: int = 1) -> list[str]:
+    """Names for a batch of clones: "desk-{n:03}" gives desk-001, desk-002..., skipping taken ones."""
+    if "{n" not in pattern:
+        raise VmguiError("The name pattern needs {n} (or {n:03}) where the number goes.")
+    names: list[str] = []
+    n = start
+    while len(names) < count:
+        try:
+            name = pattern.format(n=n)
+        except (ValueError, KeyError, IndexError) as err:
+            raise VmguiError(f"The name pattern '{pattern}' is not valid: {err}.") from err
+        if name not in taken and name not in names:
+            problem = name_problem(name, set())
+            if problem:
+                raise VmguiError(f"'{name}': {problem}")
+            names.append(name)
+        n += 1
+    return names
+
+
+def clone_domain_xml(source_xml: str, name: str, new_paths: Mapping[str, str]) -> DomainXml:
+    """The clone's XML: a new name, no UUID or MACs (libvirt makes new ones), automatic display ports,
+    no NVRAM path of the source (libvirt makes one), and the disks of `new_paths` (target -> path)."""
+    dom = DomainXml(source_xml)
+    dom.name = name
+    dom.uuid = None
+    if "id" in dom.element.attrib:
+        del dom.element.attrib["id"]
+    for element in dom.element.findall("os/nvram"):
+        element.getparent().remove(element)  # type: ignore[union-attr]
+    for nic in dom.devices(Interface):
+        mac = nic.find("mac")
+        if mac is not None:
+            nic.element.remove(mac)
+        target = nic.find("target")  # tap device names belong to the source
+        if target is not None:
+            nic.element.remove(target)
+    for graphics in dom.devices(Graphics):
+        for attr in ("port", "tlsPort", "websocket"):
+            if attr in graphics.element.attrib:
+                del graphics.element.attrib[attr]
+        if graphics.type in ("vnc", "spice"):
+            graphics.autoport = True
+    for channel in dom.element.findall("devices/channel[@type='unix']/source"):
+        if "path" in channel.attrib:
+            del channel.attrib["path"]  # libvirt picks a path of the clone's own
+    for disk in dom.disks:
+        if disk.target_dev is not None and disk.target_dev in new_paths:
+            path = new_paths[disk.target_dev]
+            disk.set_file(path)
+            if path.endswith(".qcow2"):
+                disk.driver_type = "qcow2"
+            backing = disk.find("backingStore")
+            if backing is not None:
+                disk.element.remove(backing)
+    return dom
+
+
+def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Mapping[str, DiskMode], *,
+                protect_base: bool = False, progress: Progress = lambda _step: None,
+                cancel: threading.Event | None = None) -> CreatedGuest:
+    """Clone the guest `source_uuid` as `name` (blocking); disks by target as `modes` says (default each).
+
+    `protect_base`: for linked disks, give the source guest an overlay of its own too, so the file both
+    now build on is never written again. On failure or cancel, everything made is removed (and the
+    source guest's disks are put back).
+    """
+    cancel = cancel or threading.Event()
+    made: list[str] = []
+    source = conn.lookupByUUIDString(source_uuid)
+    source_xml = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+    source_changed = False
+    dom: libvirt.virDomain | None = None
+
+    def check() -> None:
+        if cancel.is_set():
+            raise CreationCancelled("Cancelled: nothing was left behind.")
+
+    try:
+        problem = name_problem(name, {d.name() for d in conn.listAllDomains(0)})
+        if problem:
+            raise VmguiError(problem)
+        disks = inspect_disks(conn, source)
+        new_paths: dict[str, str] = {}
+        source_overlays: dict[str, str] = {}
+        for disk in disks:
+            mode = modes.get(disk.target, disk.default)
+            if mode not in disk.modes:
+                raise VmguiError(f"{disk.target}: {mode.label.lower()} is not possible ({disk.why}).")
+            if mode is DiskMode.SHARE:
+                continue
+            assert disk.volume is not None and disk.path is not None
+            check()
+            if mode is DiskMode.COPY:
+                progress(f"Copying {disk.target} ({disk.volume.capacity / storage.GIB:.1f} GiB)…")
+                copy = storage.copy_volume(conn, disk.volume, _volume_name(name, disk))
+                made.append(copy.path)
+                new_paths[disk.target] = copy.path
+            else:
+                progress(f"Making a linked clone of {disk.target}…")
+                overlay = storage.create_overlay(conn, disk.volume, _volume_name(name, disk, "qcow2"))
+                made.append(overlay.path)
+                new_paths[disk.target] = overlay.path
+                if protect_base:
+                    own = storage.create_overlay(conn, disk.volume, _volume_name(source.name(), disk, "qcow2",
+                                                                                 suffix="-top"))
+                    made.append(own.path)
+                    source_overlays[disk.target] = own.path
+        check()
+        progress("Defining the clone…")
+        clone = clone_domain_xml(source_xml, name, new_paths)
+        try:
+            dom = conn.defineXML(clone.to_xml())
+        except libvirt.libvirtError as err:
+            raise VmguiError(f"libvirt did not accept the clone's XML: {err.get_error_message()}") from err
+        if source_overlays:
+            progress("Protecting the base: the source guest gets its own overlay…")
+            conn.defineXML(_repoint_disks(source_xml, source_overlays).to_xml())
+            source_changed = True
+        check()
+        return CreatedGuest(dom.UUIDString(), name, False)
+    except BaseException:
+        if source_changed:
+            _restore(conn, source_xml)
+        if dom is not None:
+            try:
+                dom.undefine()
+            except libvirt.libvirtError as err:
+                log.error("could not remove the half-made clone %s: %s", name, err)
+        for path in reversed(made):
+            try:
+                storage.delete_volume(conn, path)
+            except libvirt.libvirtError as err:
+                log.error("could not remove %s: %s", path, err)
+        raise
+
+
+def _repoint_disks(xml: str, paths: Mapping[str, str]) -> DomainXml:
+    """The same guest with the disks of `paths` (target -> path) on new qcow2 files."""
+    dom = DomainXml(xml)
+    for disk in dom.disks:
+        if disk.target_dev is not None and disk.target_dev in paths:
+            disk.set_file(paths[disk.target_dev])
+            disk.driver_type = "qcow2"
+            backing = disk.find("backingStore")
+            if backing is not None:
+                disk.element.remove(backing)
+    return dom
+
+
+def _restore(conn: libvirt.virConnect, source_xml: str) -> None:
+    try:
+        conn.defineXML(source_xml)
+    except libvirt.libvirtError as err:
+        log.error("could not put the source guest's definition back: %s", err)
+
+
+def _volume_name(guest: str, disk: CloneDisk, fmt: str | None = None, *, suffix: str = "") -> str:
+    """"web-clone-vda.qcow2": the guest, the disk's target, the format."""
+    ext = fmt or (disk.volume.format if disk.volume is not None and disk.volume.format else "img")
+    ext = "img" if ext == "raw" else ext
+    return re.sub(r"[^\w.+-]", "_", f"{guest}{suffix}-{disk.target}.{ext}")
+
+
+def backing_file(conn: libvirt.virConnect, path: str) -> str | None:
+    """The backing file a volume builds on, as its pool reports it (blocking)."""
+    vol = conn.storageVolLookupByPath(path)
+    return ET.fromstring(vol.XMLDesc(0)).findtext("backingStore/path")
