@@ -35,6 +35,7 @@ SOURCE = """<domain type='test'>
     <disk type='file' device='disk'><source file='/elsewhere/scratch.img'/><target dev='vdc' bus='virtio'/></disk>
     <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/>
       <target dev='vnet7'/></interface>
+    <serial type='pty'><log file='/var/log/guests/web.serial.log' append='off'/><target port='0'/></serial>
     <graphics type='vnc' port='5907' autoport='no'/>
   </devices>
 </domain>"""
@@ -81,6 +82,7 @@ def test_a_clone_gets_a_new_identity(conn: libvirt.virConnect) -> None:
     assert clone.interfaces[0].mac is None and clone.interfaces[0].find("target") is None
     g = clone.graphics[0]
     assert (g.port, g.autoport) == (None, True)
+    assert clone.find("devices/serial/log").get("file") == "/var/log/guests/web-2.serial.log"  # type: ignore[union-attr]
     assert clone.find("os/nvram") is None and clone.find("os/loader") is not None  # libvirt makes a new NVRAM
     assert [d.source_path for d in clone.disks] == ["/default-pool/web-2-vda.qcow2", "/default-pool/data.img",
                                                     "/isos/debian.iso", "/elsewhere/scratch.img"]

@@ -22,6 +22,7 @@ import pytest
 from tests.guest.build_desktop_guest import ensure_desktop_guest
 from tests.guest.build_tiny_guest import TinyGuestFiles, ensure_tiny_guest
 from tests.guest.tiny_guest import domain_xml, kvm_usable, qemu_runs_as_for, system_seclabel
+from vmgui.core import storage
 
 SYSTEM_URI = "qemu:///system"
 PREFIX = "vmgui-it-"
@@ -154,6 +155,23 @@ def running_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyG
 def running_spice_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[TinyGuest]:
     """A booted tiny guest with a SPICE display first and a VNC display second."""
     yield from booted(make_guest(tiny_files, "spice", displays=("spice", "vnc")))
+
+
+@pytest.fixture(scope="session")
+def scratch_pool(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[storage.PoolInfo]:
+    """A directory pool of this test run (the host may have none), removed afterwards with its volumes."""
+    conn = libvirt.open(system_uri)
+    name = f"{PREFIX}pool-{os.getpid()}"
+    path = tiny_files.kernel.parent / "pools" / name
+    path.mkdir(parents=True, exist_ok=True)
+    pool = conn.storagePoolCreateXML(f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target>"
+                                     "</pool>", 0)  # transient: gone with the daemon too
+    yield storage.pool_info(conn, name)
+    for vol in pool.listAllVolumes(0):
+        vol.delete(0)
+    pool.destroy()
+    path.rmdir()
+    conn.close()
 
 
 @dataclass

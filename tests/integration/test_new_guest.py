@@ -37,21 +37,6 @@ def conn(system_uri: str) -> Iterator[libvirt.virConnect]:
     c.close()
 
 
-@pytest.fixture(scope="module")
-def pool(conn: libvirt.virConnect, tiny_files: TinyGuestFiles) -> Iterator[storage.PoolInfo]:
-    """A directory pool of this test run (the host may have none), removed afterwards."""
-    name = f"{PREFIX}pool-{os.getpid()}"
-    path = tiny_files.kernel.parent / "pools" / name
-    path.mkdir(parents=True, exist_ok=True)
-    xml = f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>"
-    pool = conn.storagePoolCreateXML(xml, 0)  # transient: gone with the daemon too
-    yield storage.pool_info(conn, name)
-    for vol in pool.listAllVolumes(0):
-        vol.delete(0)
-    pool.destroy()
-    path.rmdir()
-
-
 def read(path: Path) -> str:
     try:
         return path.read_text(errors="replace")
@@ -59,18 +44,18 @@ def read(path: Path) -> str:
         return ""
 
 
-def kernel_plan(name: str, tiny_files: TinyGuestFiles, pool: storage.PoolInfo) -> NewGuestPlan:
+def kernel_plan(name: str, tiny_files: TinyGuestFiles, scratch_pool: storage.PoolInfo) -> NewGuestPlan:
     return NewGuestPlan(name=name, method=InstallMethod.KERNEL, os=GENERIC, memory_mib=128, vcpus=1,
                         kernel=str(tiny_files.kernel), initrd=str(tiny_files.initrd), cmdline=KERNEL_CMDLINE,
-                        disk=DiskPlan(pool=pool.name, size_gib=1), graphics="vnc")
+                        disk=DiskPlan(pool=scratch_pool.name, size_gib=1), graphics="vnc")
 
 
-def customized_xml(conn: libvirt.virConnect, plan: NewGuestPlan, pool: storage.PoolInfo, serial_log: Path,
-                   system_uri: str) -> str:
+def customized_xml(conn: libvirt.virConnect, plan: NewGuestPlan, scratch_pool: storage.PoolInfo,
+                   serial_log: Path, system_uri: str) -> str:
     """The wizard's XML as a user would customize it: a serial log file, and QEMU running as this user
     (the kernel lies under a private home)."""
     assert plan.disk is not None
-    predicted = predicted_disk_path(pool, plan.name)
+    predicted = predicted_disk_path(scratch_pool, plan.name)
     assert predicted is not None
     dom = build_domain(replace(plan, disk=replace(plan.disk, path=predicted)), read_host_caps(conn))
     serial = dom.add_device(Serial.new(type="pty"))
@@ -84,11 +69,11 @@ def customized_xml(conn: libvirt.virConnect, plan: NewGuestPlan, pool: storage.P
 
 def test_a_kernel_boot_guest_on_a_new_qcow2_disk_is_created_and_boots(conn: libvirt.virConnect, system_uri: str,
                                                                       tiny_files: TinyGuestFiles,
-                                                                      pool: storage.PoolInfo) -> None:
+                                                                      scratch_pool: storage.PoolInfo) -> None:
     name = f"{PREFIX}new-{os.getpid()}"
-    plan = kernel_plan(name, tiny_files, pool)
-    serial_log = Path(pool.path or "/nonexistent") / f"{name}.serial.log"
-    xml = customized_xml(conn, plan, pool, serial_log, system_uri)
+    plan = kernel_plan(name, tiny_files, scratch_pool)
+    serial_log = Path(scratch_pool.path or "/nonexistent") / f"{name}.serial.log"
+    xml = customized_xml(conn, plan, scratch_pool, serial_log, system_uri)
     steps: list[str] = []
     try:
         made = create_guest(conn, plan, xml, start=True, progress=steps.append)
@@ -97,7 +82,7 @@ def test_a_kernel_boot_guest_on_a_new_qcow2_disk_is_created_and_boots(conn: libv
         assert dom.isActive()
         # the loop runs meanwhile: it answers libvirt's keepalive
         wait_until(lambda: "VMGUI-TINY-GUEST READY" in read(serial_log), timeout=120, what="the guest's shell")
-        image = Path(pool.path or "") / f"{name}.qcow2"
+        image = Path(scratch_pool.path or "") / f"{name}.qcow2"
         info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(image)],
                                          capture_output=True, text=True, check=True).stdout)
         assert (info["format"], info["virtual-size"]) == ("qcow2", 1024 ** 3)
@@ -112,22 +97,22 @@ def test_a_kernel_boot_guest_on_a_new_qcow2_disk_is_created_and_boots(conn: libv
 
 
 def test_cancel_half_way_leaves_nothing_on_the_host(conn: libvirt.virConnect, system_uri: str,
-                                                    tiny_files: TinyGuestFiles, pool: storage.PoolInfo) -> None:
+                                                    tiny_files: TinyGuestFiles, scratch_pool: storage.PoolInfo) -> None:
     name = f"{PREFIX}cancelled-{os.getpid()}"
-    plan = kernel_plan(name, tiny_files, pool)
-    xml = customized_xml(conn, plan, pool, Path(pool.path or "") / f"{name}.log", system_uri)
+    plan = kernel_plan(name, tiny_files, scratch_pool)
+    xml = customized_xml(conn, plan, scratch_pool, Path(scratch_pool.path or "") / f"{name}.log", system_uri)
     cancel = threading.Event()
 
     def progress(step: str) -> None:
         if step.startswith("Defining"):  # the image exists by now; the guest is about to be defined
             cancel.set()
 
-    before = {v.name for v in storage.list_volumes(conn, pool.name)}
+    before = {v.name for v in storage.list_volumes(conn, scratch_pool.name)}
     with pytest.raises(CreationCancelled):
         create_guest(conn, plan, xml, start=True, progress=progress, cancel=cancel)
     assert name not in {d.name() for d in conn.listAllDomains(0)}
-    assert {v.name for v in storage.list_volumes(conn, pool.name)} == before
-    assert not (Path(pool.path or "") / f"{name}.qcow2").exists()
+    assert {v.name for v in storage.list_volumes(conn, scratch_pool.name)} == before
+    assert not (Path(scratch_pool.path or "") / f"{name}.qcow2").exists()
 
 
 @pytest.fixture
@@ -152,14 +137,14 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def test_a_network_install_boots_the_trees_installer_once(conn: libvirt.virConnect, system_uri: str,
-                                                          pool: storage.PoolInfo, tree_server: str) -> None:
+                                                          scratch_pool: storage.PoolInfo, tree_server: str) -> None:
     name = f"{PREFIX}netinst-{os.getpid()}"
     tree = locate_tree(None, tree_server)
     plan = NewGuestPlan(name=name, method=InstallMethod.NETWORK, os=GENERIC, memory_mib=128, vcpus=1,
-                        install_url=tree_server, cmdline=KERNEL_CMDLINE, disk=DiskPlan(pool=pool.name, size_gib=1),
-                        graphics="vnc")
-    serial_log = Path(pool.path or "") / f"{name}.serial.log"
-    xml = customized_xml(conn, plan, pool, serial_log, system_uri)
+                        install_url=tree_server, cmdline=KERNEL_CMDLINE, graphics="vnc",
+                        disk=DiskPlan(pool=scratch_pool.name, size_gib=1))
+    serial_log = Path(scratch_pool.path or "") / f"{name}.serial.log"
+    xml = customized_xml(conn, plan, scratch_pool, serial_log, system_uri)
     steps: list[str] = []
     try:
         made = create_guest(conn, plan, xml, start=True, progress=steps.append, tree=tree)
@@ -172,7 +157,7 @@ def test_a_network_install_boots_the_trees_installer_once(conn: libvirt.virConne
         assert running.kernel is not None and running.on_reboot == "destroy"  # this boot: the installer
         installed = DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
         assert installed.kernel is None and installed.boot_devices == ["hd"]  # the next boot: its disk
-        assert [v.name for v in storage.list_volumes(conn, pool.name) if v.name.startswith(name)] == \
+        assert [v.name for v in storage.list_volumes(conn, scratch_pool.name) if v.name.startswith(name)] == \
             [f"{name}.qcow2"]  # the installer's kernel and initrd are gone from the pool again
     finally:
         for d in conn.listAllDomains(0):
@@ -180,7 +165,7 @@ def test_a_network_install_boots_the_trees_installer_once(conn: libvirt.virConne
                 if d.isActive():
                     d.destroy()
                 d.undefine()
-        for v in storage.list_volumes(conn, pool.name):
+        for v in storage.list_volumes(conn, scratch_pool.name):
             if v.name.startswith(name):
                 storage.delete_volume(conn, v.path)
         serial_log.unlink(missing_ok=True)

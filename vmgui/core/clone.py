@@ -147,6 +147,11 @@ def clone_domain_xml(source_xml: str, name: str, new_paths: Mapping[str, str]) -
                 del graphics.element.attrib[attr]
         if graphics.type in ("vnc", "spice"):
             graphics.autoport = True
+    old_name = DomainXml(source_xml).name or ""
+    for log_el in [*dom.element.findall("devices/*/log"), *dom.element.findall("devices/serial[@type='file']/source")]:
+        attr = "file" if log_el.tag == "log" else "path"
+        if log_el.get(attr):
+            log_el.set(attr, _own_path(log_el.get(attr, ""), old_name, name))  # not the source's log file
     for channel in dom.element.findall("devices/channel[@type='unix']/source"):
         if "path" in channel.attrib:
             del channel.attrib["path"]  # libvirt picks a path of the clone's own
@@ -239,6 +244,15 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
             except libvirt.libvirtError as err:
                 log.error("could not remove %s: %s", path, err)
         raise
+
+
+def _own_path(path: str, old_name: str, new_name: str) -> str:
+    """`path` with the source guest's name replaced by the clone's, or the clone's name added."""
+    head, _, tail = path.rpartition("/")
+    if old_name and old_name in tail:
+        return f"{head}/{tail.replace(old_name, new_name)}"
+    stem, dot, ext = tail.partition(".")
+    return f"{head}/{stem}-{new_name}{dot}{ext}"
 
 
 def _repoint_disks(xml: str, paths: Mapping[str, str]) -> DomainXml:
