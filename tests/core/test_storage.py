@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import libvirt
 import pytest
@@ -57,3 +58,16 @@ def test_a_taken_name_or_too_little_space_is_refused(conn: libvirt.virConnect) -
     with pytest.raises(VmguiError, match="GiB free, less than"):
         storage.create_volume(conn, "default-pool", "huge.img", free + storage.GIB, "raw")
     assert [v.name for v in storage.list_volumes(conn, "default-pool")] == ["taken.qcow2"]
+
+
+def test_the_default_pool_is_made_where_virt_manager_keeps_images(tmp_path: Path) -> None:
+    assert storage.default_pool_path(session=False) == "/var/lib/libvirt/images"
+    assert storage.default_pool_path(session=True).endswith("/.local/share/libvirt/images")
+    (tmp_path / "host.xml").write_text("<node/>")
+    conn = libvirt.open(f"test://{tmp_path / 'host.xml'}")  # a host with no pool at all
+    assert storage.list_pools(conn) == []
+    made = storage.create_default_pool(conn, str(tmp_path / "images"))
+    assert (made.name, made.type, made.active, made.path) == ("default", "dir", True, str(tmp_path / "images"))
+    assert conn.storagePoolLookupByName("default").autostart() == 1
+    with pytest.raises(VmguiError, match="already has a storage pool named 'default'"):
+        storage.create_default_pool(conn, "/elsewhere")

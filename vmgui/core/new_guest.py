@@ -124,6 +124,8 @@ def plan_problems(plan: NewGuestPlan, caps: HostCaps, *, taken: set[str], pool_f
         problems.append("Choose the ISO image or CD-ROM to install from.")
     if plan.method is InstallMethod.NETWORK and not plan.install_url:
         problems.append("Give the install tree's URL.")
+    if plan.method is InstallMethod.NETWORK and (plan.disk is None or not plan.disk.is_new):
+        problems.append("A network install needs a new disk image (the installer is put in its pool).")
     if plan.method is InstallMethod.KERNEL and not plan.kernel:
         problems.append("Choose the kernel to boot.")
     if plan.method is InstallMethod.IMPORT and (plan.disk is None or not plan.disk.path):
@@ -213,9 +215,11 @@ def build_domain(plan: NewGuestPlan, caps: HostCaps) -> DomainXml:
         cdrom.readonly = True
 
     spice = plan.graphics == "spice"
-    if q35:
+    if q35 or os.virtio_block:  # USB 3 for OSes with modern drivers (the tablet, redirected devices)
         usb = dom.add_device(Controller.new(type="usb", model="qemu-xhci"))
         usb.element.set("ports", "15")
+    elif os.usb_tablet or spice:
+        dom.add_device(Controller.new(type="usb", model="piix3-uhci"))  # what i440fx has, said explicitly
     if plan.network is not None:
         nic = dom.add_device(Interface.new(type=plan.network.kind))
         if plan.network.source:

@@ -10,6 +10,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 import libvirt
 
@@ -222,3 +223,37 @@ def _refuse_taken(pool: libvirt.virStoragePool, pool_name: str, name: str) -> No
     except libvirt.libvirtError:
         return
     raise VmguiError(f"The storage pool '{pool_name}' already has a disk image named '{name}'.")
+
+
+DEFAULT_POOL = "default"
+
+
+def default_pool_path(session: bool) -> str:
+    """Where virt-manager and virt-install keep disk images: the system's or the user's images directory."""
+    return os.path.expanduser("~/.local/share/libvirt/images") if session else "/var/lib/libvirt/images"
+
+
+def create_default_pool(conn: libvirt.virConnect, path: str) -> PoolInfo:
+    """Define, build, start and autostart the directory pool 'default' at `path` (blocking)."""
+    try:
+        conn.storagePoolLookupByName(DEFAULT_POOL)
+    except libvirt.libvirtError:
+        pass
+    else:
+        raise VmguiError(f"The host already has a storage pool named '{DEFAULT_POOL}'.")
+    xml = f"<pool type='dir'><name>{DEFAULT_POOL}</name><target><path>{escape(path)}</path></target></pool>"
+    pool = None
+    try:
+        pool = conn.storagePoolDefineXML(xml, 0)
+        pool.build(0)  # makes the directory if it is missing
+        pool.create(0)
+        pool.setAutostart(1)
+    except libvirt.libvirtError as err:
+        if pool is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                if pool.isActive():
+                    pool.destroy()
+                pool.undefine()
+        raise VmguiError(f"Could not create the storage pool '{DEFAULT_POOL}' in {path}: "
+                         f"{err.get_error_message()}") from err
+    return _pool_info(pool)

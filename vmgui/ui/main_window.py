@@ -34,6 +34,7 @@ from vmgui.ui.guest_actions import GuestActions, Selection
 from vmgui.ui.guest_grid import GuestGrid
 from vmgui.ui.guest_model import GuestTreeModel
 from vmgui.ui.guest_tree import GuestTree
+from vmgui.ui.new_guest.wizard import NewGuestWizard
 from vmgui.ui.settings import Settings
 from vmgui.ui.state_icons import state_icon
 from vmgui.ui.tags_dialog import TagsDialog
@@ -133,6 +134,11 @@ class MainWindow(QMainWindow):
         self.external_viewer_action.setToolTip("Open the guest's console in remote-viewer (a .vv file that deletes "
                                                "itself)")
         self.external_viewer_action.triggered.connect(self.open_external_viewer)
+        self.new_guest_action = QAction(state_icon("shutoff"), "New Guest…", self)
+        self.new_guest_action.setObjectName("action_new_guest")
+        self.new_guest_action.setToolTip("Create a guest on the selected host (install media, disk image, kernel)")
+        self.new_guest_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_guest_action.triggered.connect(lambda: self.new_guest())
         self.tags_action = QAction("Edit Tags…", self)
         self.tags_action.setObjectName("action_tags")
         self.tags_action.triggered.connect(self.edit_tags)
@@ -151,6 +157,7 @@ class MainWindow(QMainWindow):
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         a = self.guest_actions.actions
         bar.addAction(self.add_connection_action)
+        bar.addAction(self.new_guest_action)
         bar.addSeparator()
         bar.addAction(self.console_action)
         for action in (Action.START, Action.PAUSE, Action.RESUME):
@@ -180,6 +187,7 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self.add_connection_action)
+        file_menu.addAction(self.new_guest_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = self.menuBar().addMenu("&View")
@@ -246,8 +254,36 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self) -> None:
         self.guest_actions.update()
+        self.new_guest_action.setEnabled(any(c.is_connected for c in self.manager.connections))
         self.console_action.setEnabled(bool(self.selected_guests()))
         self.external_viewer_action.setEnabled(len(self.selected_guests()) == 1)
+
+    # ---- new guests ------------------------------------------------------------------------------
+
+    def new_guest(self, conn: Connection | None = None) -> NewGuestWizard | None:
+        """Open the New Guest wizard for `conn`, or for the selected (else the first connected) host."""
+        if conn is None:
+            current = self.model.connection_at(self.tree.currentIndex())
+            connected = [c for c in self.manager.connections if c.is_connected]
+            conn = current if current is not None and current.is_connected else next(iter(connected), None)
+        if conn is None or not conn.is_connected:
+            show_error(self, "New guest", "Connect to a host first: a new guest is created on a connected host.")
+            return None
+        wizard = NewGuestWizard(conn, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.created.connect(lambda guest: self._select_when_listed(conn, guest.uuid))
+        wizard.show()
+        return wizard
+
+    def _select_when_listed(self, conn: Connection, uuid: str) -> None:
+        """Select a guest as soon as its row exists (libvirt's event may come after the wizard closes)."""
+        def try_select() -> None:
+            if self.model.index_of_guest(conn, uuid).isValid():
+                self.model.guests_updated.disconnect(try_select)
+                self.select_guest(conn, uuid)
+                self.tree.scrollTo(self.model.index_of_guest(conn, uuid))
+        self.model.guests_updated.connect(try_select)
+        try_select()
 
     # ---- consoles -------------------------------------------------------------------------------
 
@@ -374,6 +410,7 @@ class MainWindow(QMainWindow):
             if conn.state is ConnectionState.DISCONNECTED:
                 menu.addAction("Connect", lambda: self.tasks.spawn(conn.connect()))
             else:
+                menu.addAction("New Guest…", lambda: self.new_guest(conn))
                 menu.addAction("Disconnect", lambda: self.tasks.spawn(conn.disconnect()))
             menu.addAction("Remove…", lambda: self.tasks.spawn(self.remove_connection(conn)))
         else:
