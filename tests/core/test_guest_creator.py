@@ -20,8 +20,15 @@ from vmgui.core.osinfo import GENERIC
 
 @pytest.fixture
 def conn() -> Iterator[libvirt.virConnect]:
-    c = libvirt.open("test:///default")  # a fresh host each time
+    c = libvirt.open("test:///default")  # shared by the process while any connection is open: clean up
     yield c
+    for dom in c.listAllDomains(0):
+        if dom.name().startswith("new-"):
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+    for vol in storage.list_volumes(c, "default-pool"):
+        storage.delete_volume(c, vol.path)
     c.close()
 
 

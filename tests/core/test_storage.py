@@ -14,8 +14,10 @@ from vmgui.core.errors import VmguiError
 
 @pytest.fixture
 def conn() -> Iterator[libvirt.virConnect]:
-    c = libvirt.open("test:///default")  # each open of test:///default is a fresh host
+    c = libvirt.open("test:///default")  # shared by the process while any connection is open: clean up
     yield c
+    for vol in storage.list_volumes(c, "default-pool"):
+        storage.delete_volume(c, vol.path)
     c.close()
 
 
