@@ -160,18 +160,22 @@ def running_spice_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator
 @pytest.fixture(scope="session")
 def scratch_pool(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[storage.PoolInfo]:
     """A directory pool of this test run (the host may have none), removed afterwards with its volumes."""
-    conn = libvirt.open(system_uri)
     name = f"{PREFIX}pool-{os.getpid()}"
     path = tiny_files.kernel.parent / "pools" / name
     path.mkdir(parents=True, exist_ok=True)
-    pool = conn.storagePoolCreateXML(f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target>"
-                                     "</pool>", 0)  # transient: gone with the daemon too
-    yield storage.pool_info(conn, name)
+    conn = libvirt.open(system_uri)
+    conn.storagePoolCreateXML(f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>",
+                              0)  # transient: gone with the daemon too
+    info = storage.pool_info(conn, name)
+    conn.close()  # an idle connection would meet libvirt's keepalive timeout while other tests block
+    yield info
+    conn = libvirt.open(system_uri)
+    pool = conn.storagePoolLookupByName(name)
     for vol in pool.listAllVolumes(0):
         vol.delete(0)
     pool.destroy()
-    path.rmdir()
     conn.close()
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass

@@ -49,8 +49,10 @@ def source(system_uri: str, tiny_files: TinyGuestFiles, scratch_pool: storage.Po
     disk.element.append(disk.element.makeelement("driver", {"name": "qemu", "type": "qcow2"}))
     disk.set_file(disk_volume.path)
     disk.target_dev, disk.target_bus = "vda", "virtio"
-    defined = conn.defineXML(dom.to_xml())
-    yield defined.UUIDString()
+    uuid = conn.defineXML(dom.to_xml()).UUIDString()
+    conn.close()  # idle connections meet libvirt's keepalive timeout
+    yield uuid
+    conn = libvirt.open(system_uri)
     for d in conn.listAllDomains(0):
         if d.name().startswith(name) or d.name().startswith(f"{PREFIX}clone-"):
             if d.isActive():

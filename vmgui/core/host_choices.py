@@ -18,6 +18,7 @@ class HostChoices:
     networks: tuple[NetworkOption, ...]
     taken_names: frozenset[str]
     isos: tuple[storage.VolumeInfo, ...]         # ISO images the host's pools hold (for remote hosts)
+    images: tuple[storage.VolumeInfo, ...]       # the other volumes: disk images to import
     local: bool                                  # files can be picked with this machine's file dialog
 
     @property
@@ -31,13 +32,15 @@ def read_host_choices(conn: libvirt.virConnect, uri: str) -> HostChoices:
     caps = read_host_caps(conn)
     pools = storage.list_pools(conn)
     pools.sort(key=lambda p: (not (p.active and p.holds_files), p.name != "default", p.name))
-    isos = []
+    isos: list[storage.VolumeInfo] = []
+    images: list[storage.VolumeInfo] = []
     for pool in pools:
         if pool.active:
-            isos += [v for v in storage.list_volumes(conn, pool.name)
-                     if v.format == "iso" or v.name.lower().endswith(".iso")]
+            for v in storage.list_volumes(conn, pool.name):
+                (isos if v.format == "iso" or v.name.lower().endswith(".iso") else images).append(v)
     session = uri.split("?")[0].rstrip("/").endswith("/session")
     names = frozenset(d.name() for d in conn.listAllDomains(0))
     return HostChoices(caps=caps, pools=tuple(pools), networks=tuple(network_options(conn, session=session)),
-                       taken_names=names, isos=tuple(isos), local=uris.is_local(uri))
+                       taken_names=names, isos=tuple(isos), images=tuple(images),
+                       local=uris.is_local(uri))
 

@@ -132,8 +132,9 @@ class MethodPage(QWizardPage):
     def host_ready(self) -> None:
         choices = self._wizard.choices
         assert choices is not None
-        isos = [(f"{v.name} ({v.pool})", v.path) for v in choices.isos]
-        self.media.set_volumes(isos)
+        self.media.set_volumes([(f"{v.name} ({v.pool})", v.path) for v in choices.isos])
+        self.import_path.set_volumes([(f"{v.name} ({v.pool}, {v.capacity / 1024 ** 3:.1f} GiB)", v.path)
+                                      for v in choices.images])
         for field in (self.media, self.import_path, self.kernel, self.initrd):
             field.browse.setEnabled(choices.local)
             field.browse.setToolTip("" if choices.local else "The host is another machine: type its path, "
