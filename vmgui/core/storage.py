@@ -6,11 +6,11 @@ Every function here makes libvirt calls; run it in a worker thread (asyncio.to_t
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 import libvirt
 
@@ -241,7 +241,7 @@ def create_default_pool(conn: libvirt.virConnect, path: str) -> PoolInfo:
         pass
     else:
         raise VmguiError(f"The host already has a storage pool named '{DEFAULT_POOL}'.")
-    xml = f"<pool type='dir'><name>{DEFAULT_POOL}</name><target><path>{escape(path)}</path></target></pool>"
+    xml = f"<pool type='dir'><name>{DEFAULT_POOL}</name><target><path>{html.escape(path)}</path></target></pool>"
     pool = None
     try:
         pool = conn.storagePoolDefineXML(xml, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
@@ -34,12 +35,14 @@ from vmgui.ui.guest_actions import GuestActions, Selection
 from vmgui.ui.guest_grid import GuestGrid
 from vmgui.ui.guest_model import GuestTreeModel
 from vmgui.ui.guest_tree import GuestTree
-from vmgui.ui.new_guest.wizard import NewGuestWizard
 from vmgui.ui.settings import Settings
 from vmgui.ui.state_icons import state_icon
 from vmgui.ui.tags_dialog import TagsDialog
 from vmgui.ui.tasks import TaskGroup
 from vmgui.ui.thumbnails import Thumbnails
+
+if TYPE_CHECKING:
+    from vmgui.ui.new_guest.wizard import NewGuestWizard
 
 STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every 5 seconds"),
                    (10.0, "Every 10 seconds"), (0.0, "Off"))
@@ -269,6 +272,8 @@ class MainWindow(QMainWindow):
         if conn is None or not conn.is_connected:
             show_error(self, "New guest", "Connect to a host first: a new guest is created on a connected host.")
             return None
+        from vmgui.ui.new_guest.wizard import NewGuestWizard  # imported when first used: not on the start path
+
         wizard = NewGuestWizard(conn, self)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.created.connect(lambda guest: self._select_when_listed(conn, guest.uuid))
