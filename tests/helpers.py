@@ -1,4 +1,4 @@
-"""Helpers for tests: run a coroutine or wait for a condition while Qt's loop (and asyncio on it) runs."""
+"""Helpers for tests: run a coroutine or wait for a condition while Qt's loop (and asyncio on it) runs; clean-up."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import libvirt
 from PySide6.QtCore import QEventLoop, QTimer
 
 T = TypeVar("T")
@@ -40,3 +41,20 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
     if not _spin(condition, timeout):
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
     return time.monotonic() - started
+
+
+def remove_guests(conn: libvirt.virConnect, match: Callable[[str], bool]) -> None:
+    """Stop and undefine every guest whose name `match` accepts (test clean-up)."""
+    for dom in conn.listAllDomains(0):
+        if match(dom.name()):
+            if dom.isActive():
+                dom.destroy()
+            if dom.isPersistent():
+                dom.undefine()
+
+
+def remove_volumes(conn: libvirt.virConnect, pool: str, match: Callable[[str], bool] = lambda _name: True) -> None:
+    """Delete the volumes of `pool` whose names `match` accepts (test clean-up)."""
+    for vol in conn.storagePoolLookupByName(pool).listAllVolumes(0):
+        if match(vol.name()):
+            vol.delete(0)

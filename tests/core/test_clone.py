@@ -8,6 +8,7 @@ from typing import Any
 import libvirt
 import pytest
 
+from tests.helpers import remove_guests, remove_volumes
 from vmgui.core import storage
 from vmgui.core.clone import (
     DiskMode,
@@ -48,13 +49,8 @@ def conn() -> Iterator[libvirt.virConnect]:
     storage.create_volume(c, "default-pool", "data.img", storage.GIB, "raw")
     c.defineXML(SOURCE)
     yield c
-    for dom in c.listAllDomains(0):
-        if dom.name().startswith("web"):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    for vol in storage.list_volumes(c, "default-pool"):
-        storage.delete_volume(c, vol.path)
+    remove_guests(c, lambda name: name.startswith("web"))
+    remove_volumes(c, "default-pool")
     c.close()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import libvirt
 import pytest
 
+from tests.helpers import remove_guests, remove_volumes
 from vmgui.core import storage
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest_creator import CreationCancelled, create_guest, predicted_disk_path
@@ -22,13 +23,8 @@ from vmgui.core.osinfo import GENERIC
 def conn() -> Iterator[libvirt.virConnect]:
     c = libvirt.open("test:///default")  # shared by the process while any connection is open: clean up
     yield c
-    for dom in c.listAllDomains(0):
-        if dom.name().startswith("new-"):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    for vol in storage.list_volumes(c, "default-pool"):
-        storage.delete_volume(c, vol.path)
+    remove_guests(c, lambda name: name.startswith("new-"))
+    remove_volumes(c, "default-pool")
     c.close()
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.guest.build_tiny_guest import TinyGuestFiles
 from tests.guest.tiny_guest import domain_xml, qemu_runs_as_for
-from tests.helpers import wait_until
+from tests.helpers import remove_guests, wait_until
 from tests.integration.conftest import PREFIX
 from vmgui.core import storage
 from vmgui.core.clone import DiskMode, clone_guest
@@ -53,11 +53,7 @@ def source(system_uri: str, tiny_files: TinyGuestFiles, scratch_pool: storage.Po
     conn.close()  # idle connections meet libvirt's keepalive timeout
     yield uuid
     conn = libvirt.open(system_uri)
-    for d in conn.listAllDomains(0):
-        if d.name().startswith(name) or d.name().startswith(f"{PREFIX}clone-"):
-            if d.isActive():
-                d.destroy()
-            d.undefine()
+    remove_guests(conn, lambda n: n.startswith(name) or n.startswith(f"{PREFIX}clone-"))
     conn.close()
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.guest.build_tiny_guest import TinyGuestFiles
 from tests.guest.tiny_guest import KERNEL_CMDLINE, qemu_runs_as_for, system_seclabel
-from tests.helpers import wait_until
+from tests.helpers import remove_guests, remove_volumes, wait_until
 from tests.integration.conftest import PREFIX
 from vmgui.core import storage
 from vmgui.core.domain_xml import DomainXml, Serial
@@ -88,11 +88,7 @@ def test_a_kernel_boot_guest_on_a_new_qcow2_disk_is_created_and_boots(conn: libv
         assert (info["format"], info["virtual-size"]) == ("qcow2", 1024 ** 3)
         assert str(image) in dom.XMLDesc(0)  # the guest uses the image the pool made
     finally:
-        for d in conn.listAllDomains(0):
-            if d.name() == name:
-                if d.isActive():
-                    d.destroy()
-                d.undefine()
+        remove_guests(conn, lambda n: n == name)
         serial_log.unlink(missing_ok=True)
 
 
@@ -160,12 +156,6 @@ def test_a_network_install_boots_the_trees_installer_once(conn: libvirt.virConne
         assert [v.name for v in storage.list_volumes(conn, scratch_pool.name) if v.name.startswith(name)] == \
             [f"{name}.qcow2"]  # the installer's kernel and initrd are gone from the pool again
     finally:
-        for d in conn.listAllDomains(0):
-            if d.name() == name:
-                if d.isActive():
-                    d.destroy()
-                d.undefine()
-        for v in storage.list_volumes(conn, scratch_pool.name):
-            if v.name.startswith(name):
-                storage.delete_volume(conn, v.path)
+        remove_guests(conn, lambda n: n == name)
+        remove_volumes(conn, scratch_pool.name, lambda n: n.startswith(name))
         serial_log.unlink(missing_ok=True)

@@ -23,7 +23,7 @@ from vmgui.core import storage
 from vmgui.core.domain_xml import DomainXml, Graphics, Interface
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
-from vmgui.core.new_guest import name_problem
+from vmgui.core.new_guest import free_name, name_problem
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,7 @@ def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[Clon
 
 def suggest_name(source: str, taken: set[str]) -> str:
     """"web-clone", else "web-clone-2", "web-clone-3"..."""
-    base = f"{source}-clone"
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    return free_name(f"{source}-clone", taken)
 
 
 def names_from_pattern(pattern: str, count: int, taken: set[str], start: int = 1) -> list[str]:

@@ -100,6 +100,16 @@ def name_problem(name: str, taken: set[str]) -> str | None:
     return None
 
 
+def free_name(base: str, taken: set[str] | frozenset[str]) -> str:
+    """`base` if no guest has it, else base-2, base-3... (the first free one)."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
 def plan_problems(plan: NewGuestPlan, caps: HostCaps, *, taken: set[str], pool_free_bytes: int | None = None,
                   path_exists: bool | None = None) -> list[str]:
     """What stops this plan on this host, as sentences for the user (empty: it can be created)."""

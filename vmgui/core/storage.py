@@ -96,20 +96,9 @@ def volume_name_problem(name: str) -> str | None:
 def create_volume(conn: libvirt.virConnect, pool_name: str, name: str, capacity_bytes: int,
                   fmt: str = "qcow2") -> VolumeInfo:
     """A new, empty (sparse) disk image in a pool (blocking). Refuses a taken name or too little space."""
-    problem = volume_name_problem(name)
-    if problem:
-        raise VmguiError(problem)
     if capacity_bytes <= 0:
         raise VmguiError("A disk image must be larger than 0 bytes.")
-    pool = _lookup_pool(conn, pool_name)
-    if not pool.isActive():
-        raise VmguiError(f"The storage pool '{pool_name}' is not running; start it first.")
-    try:
-        pool.storageVolLookupByName(name)
-    except libvirt.libvirtError:
-        pass
-    else:
-        raise VmguiError(f"The storage pool '{pool_name}' already has a disk image named '{name}'.")
+    pool = _pool_for_new_volume(conn, pool_name, name)
     info = _pool_info(pool)
     if fmt == "raw" and capacity_bytes > info.available:
         raise VmguiError(f"The storage pool '{pool_name}' has {info.available / GIB:.1f} GiB free, "
@@ -158,10 +147,7 @@ def upload_file(conn: libvirt.virConnect, pool_name: str, name: str, path: str) 
     """A new raw volume in the pool holding the bytes of the local file `path` (blocking; works for a
     remote host too: the bytes go through libvirt's stream). Nothing is left when it fails."""
     size = os.path.getsize(path)
-    pool = _lookup_pool(conn, pool_name)
-    problem = volume_name_problem(name)
-    if problem:
-        raise VmguiError(problem)
+    pool = _pool_for_new_volume(conn, pool_name, name)
     xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{size}</capacity>"
            f"<target><format type='raw'/></target></volume>")
     try:
@@ -185,11 +171,7 @@ def upload_file(conn: libvirt.virConnect, pool_name: str, name: str, path: str) 
 
 def copy_volume(conn: libvirt.virConnect, source: VolumeInfo, name: str) -> VolumeInfo:
     """A full copy of `source` in its pool under `name` (blocking; can take minutes for big disks)."""
-    problem = volume_name_problem(name)
-    if problem:
-        raise VmguiError(problem)
-    pool = _lookup_pool(conn, source.pool)
-    _refuse_taken(pool, source.pool, name)
+    pool = _pool_for_new_volume(conn, source.pool, name)
     fmt = source.format or "raw"
     xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{source.capacity}</capacity>"
            f"<allocation unit='bytes'>0</allocation><target><format type='{fmt}'/></target></volume>")
@@ -202,11 +184,7 @@ def copy_volume(conn: libvirt.virConnect, source: VolumeInfo, name: str) -> Volu
 
 def create_overlay(conn: libvirt.virConnect, base: VolumeInfo, name: str) -> VolumeInfo:
     """A new qcow2 image in `base`'s pool whose backing file is `base` (blocking; instant, holds only changes)."""
-    problem = volume_name_problem(name)
-    if problem:
-        raise VmguiError(problem)
-    pool = _lookup_pool(conn, base.pool)
-    _refuse_taken(pool, base.pool, name)
+    pool = _pool_for_new_volume(conn, base.pool, name)
     xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{base.capacity}</capacity>"
            f"<target><format type='qcow2'/></target><backingStore><path>{base.path}</path>"
            f"<format type='{base.format or 'raw'}'/></backingStore></volume>")
@@ -217,11 +195,18 @@ def create_overlay(conn: libvirt.virConnect, base: VolumeInfo, name: str) -> Vol
     return _volume_info(base.pool, vol)
 
 
-def _refuse_taken(pool: libvirt.virStoragePool, pool_name: str, name: str) -> None:
+def _pool_for_new_volume(conn: libvirt.virConnect, pool_name: str, name: str) -> libvirt.virStoragePool:
+    """The running pool a new volume `name` can go in; VmguiError says why not (a bad or taken name...)."""
+    problem = volume_name_problem(name)
+    if problem:
+        raise VmguiError(problem)
+    pool = _lookup_pool(conn, pool_name)
+    if not pool.isActive():
+        raise VmguiError(f"The storage pool '{pool_name}' is not running; start it first.")
     try:
         pool.storageVolLookupByName(name)
     except libvirt.libvirtError:
-        return
+        return pool
     raise VmguiError(f"The storage pool '{pool_name}' already has a disk image named '{name}'.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 
 async def confirm(parent: QWidget | None, title: str, text: str, detail: str, ok_label: str) -> bool:
@@ -14,17 +14,23 @@ async def confirm(parent: QWidget | None, title: str, text: str, detail: str, ok
     box.setInformativeText(detail)
     ok = box.addButton(ok_label, QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    def finished(_result: int) -> None:
-        if not answer.done():
-            answer.set_result(box.clickedButton() is ok)
-    box.finished.connect(finished)
-    box.open()
     try:
-        return await answer
+        await dialog_result(box)
+        return box.clickedButton() is ok
     finally:
         box.deleteLater()
+
+
+async def dialog_result(dialog: QDialog) -> int:
+    """Open `dialog` (modal to its window, without a nested event loop) and wait until it closes: its result."""
+    answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def finished(result: int) -> None:
+        if not answer.done():
+            answer.set_result(result)
+    dialog.finished.connect(finished)
+    dialog.open()
+    return await answer
 
 
 def show_error(parent: QWidget | None, title: str, text: str) -> QMessageBox:

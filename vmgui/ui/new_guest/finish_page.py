@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QWizardPage
 
 from vmgui.core.host_networks import NetworkOption
-from vmgui.core.new_guest import InstallMethod, name_problem
+from vmgui.core.new_guest import InstallMethod, free_name, name_problem
 
 if TYPE_CHECKING:
     from vmgui.ui.new_guest.wizard import NewGuestWizard
@@ -96,13 +96,7 @@ class FinishPage(QWizardPage):
         return option if isinstance(option, NetworkOption) else None
 
     def _free_name(self, base: str) -> str:
-        taken = self._wizard.choices.taken_names if self._wizard.choices else frozenset()
-        if base not in taken:
-            return base
-        n = 2
-        while f"{base}-{n}" in taken:
-            n += 1
-        return f"{base}-{n}"
+        return free_name(base, self._wizard.choices.taken_names if self._wizard.choices else frozenset())
 
     def problem(self) -> str | None:
         taken = set(self._wizard.choices.taken_names) if self._wizard.choices else set()

@@ -16,7 +16,7 @@ from vmgui.core.host_choices import HostChoices, read_host_choices
 from vmgui.core.install_tree import TreeBoot, locate_tree
 from vmgui.core.new_guest import DiskPlan, InstallMethod, NewGuestPlan, build_domain, plan_problems
 from vmgui.core.osinfo import OsCatalog, OsinfoUnavailable
-from vmgui.ui.async_dialogs import show_error
+from vmgui.ui.async_dialogs import dialog_result, show_error
 from vmgui.ui.new_guest.creation import create_with_progress
 from vmgui.ui.new_guest.finish_page import FinishPage
 from vmgui.ui.new_guest.method_page import MethodPage
@@ -217,15 +217,8 @@ def _with_disk_path(plan: NewGuestPlan, path: str) -> NewGuestPlan:
 
 async def _edit_xml(parent: QWidget, xml: str, name: str) -> str | None:
     dialog = XmlEditorDialog(xml, name, parent)
-    answer: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-
-    def finished(result: int) -> None:
-        if not answer.done():
-            answer.set_result(dialog.xml() if result == QDialog.DialogCode.Accepted else None)
-    dialog.finished.connect(finished)
-    dialog.open()
     try:
-        return await answer
+        return dialog.xml() if await dialog_result(dialog) == QDialog.DialogCode.Accepted else None
     finally:
         dialog.deleteLater()
 
