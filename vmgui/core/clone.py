@@ -93,6 +93,11 @@ def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[Clon
     return result
 
 
+def clone_choices(conn: libvirt.virConnect, uuid: str) -> tuple[list[CloneDisk], set[str]]:
+    """The source guest's disks (what each allows) and the names taken on the host, for the Clone dialog."""
+    return inspect_disks(conn, conn.lookupByUUIDString(uuid)), {d.name() for d in conn.listAllDomains(0)}
+
+
 def suggest_name(source: str, taken: set[str]) -> str:
     """"web-clone", else "web-clone-2", "web-clone-3"..."""
     return free_name(f"{source}-clone", taken)

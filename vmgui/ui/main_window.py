@@ -42,6 +42,7 @@ from vmgui.ui.tasks import TaskGroup
 from vmgui.ui.thumbnails import Thumbnails
 
 if TYPE_CHECKING:
+    from vmgui.ui.clone_dialog import CloneDialog
     from vmgui.ui.new_guest.wizard import NewGuestWizard
 
 STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every 5 seconds"),
@@ -142,6 +143,10 @@ class MainWindow(QMainWindow):
         self.new_guest_action.setToolTip("Create a guest on the selected host (install media, disk image, kernel)")
         self.new_guest_action.setShortcut(QKeySequence.StandardKey.New)
         self.new_guest_action.triggered.connect(lambda: self.new_guest())
+        self.clone_action = QAction("Clone…", self)
+        self.clone_action.setObjectName("action_clone")
+        self.clone_action.setToolTip("Copy the selected guest: full copies, linked clones or shared disks; one or many")
+        self.clone_action.triggered.connect(self.clone_guest)
         self.tags_action = QAction("Edit Tags…", self)
         self.tags_action.setObjectName("action_tags")
         self.tags_action.triggered.connect(self.edit_tags)
@@ -221,6 +226,7 @@ class MainWindow(QMainWindow):
         for qaction in self.guest_actions.actions.values():
             guest_menu.addAction(qaction)
         guest_menu.addSeparator()
+        guest_menu.addAction(self.clone_action)
         guest_menu.addAction(self.tags_action)
 
     # ---- selection ------------------------------------------------------------------------------
@@ -280,6 +286,20 @@ class MainWindow(QMainWindow):
         wizard.show()
         return wizard
 
+    def clone_guest(self) -> CloneDialog | None:
+        """The Clone dialog for the selected guest."""
+        from vmgui.ui.clone_dialog import CloneDialog  # imported when first used: not on the start path
+
+        selected = self.selected_guests()
+        if len(selected) != 1:
+            return None
+        conn, guest = selected[0]
+        dialog = CloneDialog(conn, guest.uuid, guest.name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.cloned.connect(lambda made: self._select_when_listed(conn, made[-1].uuid) if made else None)
+        dialog.show()
+        return dialog
+
     def _select_when_listed(self, conn: Connection, uuid: str) -> None:
         """Select a guest as soon as its row exists (libvirt's event may come after the wizard closes)."""
         def try_select() -> None:
@@ -321,6 +341,7 @@ class MainWindow(QMainWindow):
         if guest is not None and conn is not None:
             self.open_console(conn, guest.uuid)
         self.tags_action.setEnabled(len(self.selected_guests()) == 1)
+        self.clone_action.setEnabled(len(self.selected_guests()) == 1)
 
     # ---- behaviour ------------------------------------------------------------------------------
 
@@ -425,6 +446,7 @@ class MainWindow(QMainWindow):
             for qaction in self.guest_actions.actions.values():
                 menu.addAction(qaction)
             menu.addSeparator()
+            menu.addAction(self.clone_action)
             menu.addAction(self.tags_action)
         menu.popup(self.tree.viewport().mapToGlobal(pos))
 

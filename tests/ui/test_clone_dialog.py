@@ -1,0 +1,117 @@
+"""The Clone dialog on the test-driver host: suggested name, per-disk modes, linked clones, batches, errors."""
+
+from __future__ import annotations
+
+import libvirt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from tests.helpers import wait_until
+from vmgui.core import storage
+from vmgui.core.clone import DiskMode, backing_file
+from vmgui.core.domain_xml import DomainXml
+from vmgui.ui.clone_dialog import CloneDialog
+from vmgui.ui.main_window import MainWindow
+
+POOL = "default"
+GUEST = """<domain type='test'><name>golden</name><memory unit='MiB'>128</memory>
+  <os><type arch='i686'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+      <source file='{path}'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><source file='/isos/debian.iso'/><target dev='sda' bus='sata'/><readonly/></disk>
+  </devices></domain>"""
+
+
+def host(window: MainWindow) -> libvirt.virConnect:
+    session = window.manager.connections[0]._session
+    assert session is not None
+    return session.conn
+
+
+def open_clone(window: MainWindow, name: str = "golden") -> CloneDialog:
+    conn = host(window)
+    wait_until(lambda: any(g.name == name for g in window.manager.connections[0].guests.values()),
+               what="the guest listed")
+    window.select_guest(window.manager.connections[0], conn.lookupByName(name).UUIDString())
+    action = window.findChild(QAction, "action_clone")
+    assert action is not None
+    wait_until(action.isEnabled, what="Clone enabled")
+    action.trigger()
+    dialog = window.findChild(CloneDialog)
+    assert dialog is not None and dialog.isVisible()
+    wait_until(lambda: bool(dialog.disks), what="the disks read")
+    return dialog
+
+
+def make_golden(window: MainWindow) -> str:
+    conn = host(window)
+    path = storage.create_volume(conn, POOL, "golden.qcow2", storage.GIB).path
+    conn.defineXML(GUEST.format(path=path))
+    return path
+
+
+def test_suggested_name_modes_per_disk_and_a_linked_clone(window: MainWindow, qtbot: QtBot) -> None:
+    base = make_golden(window)
+    dialog = open_clone(window)
+    assert dialog.name.text() == "golden-clone"
+    vda = dialog.table.cellWidget(0, 2)
+    sda = dialog.table.cellWidget(1, 2)
+    assert isinstance(vda, QComboBox) and isinstance(sda, QComboBox)
+    assert [vda.itemData(i) for i in range(vda.count())] == [DiskMode.COPY, DiskMode.LINK, DiskMode.SHARE]
+    assert [sda.itemData(i) for i in range(sda.count())] == [DiskMode.SHARE] and not sda.isEnabled()
+    assert not dialog.protect.isVisibleTo(dialog)  # only for linked clones
+    vda.setCurrentIndex(1)
+    assert dialog.protect.isVisibleTo(dialog) and dialog.protect.isChecked()
+    dialog.protect.setChecked(False)
+    dialog.name.setText("web-frontend")  # taken on this host
+    assert "already exists" in dialog.problem.text()
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    dialog.name.setText("desk-a")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    conn = host(window)
+    wait_until(lambda: "desk-a" in [d.name() for d in conn.listAllDomains(0)], what="the clone")
+    clone_disk = DomainXml(conn.lookupByName("desk-a").XMLDesc(0)).disks[0].source_path
+    assert clone_disk is not None and backing_file(conn, clone_disk) == base
+    wait_until(lambda: not [d for d in window.findChildren(CloneDialog) if d.isVisible()], what="the dialog closed")
+    wait_until(lambda: any(g.name == "desk-a" for _c, g in window.selected_guests()), what="the clone selected")
+
+
+def test_a_batch_with_a_name_pattern_and_protecting_the_base(window: MainWindow) -> None:
+    base = make_golden(window)
+    dialog = open_clone(window)
+    vda = dialog.table.cellWidget(0, 2)
+    assert isinstance(vda, QComboBox)
+    vda.setCurrentIndex(1)  # linked
+    dialog.batch.setChecked(True)
+    dialog.count.setValue(3)
+    dialog.pattern.setText("desk")
+    assert "needs {n}" in dialog.problem.text()
+    dialog.pattern.setText("desk-{n:03}")
+    assert dialog.problem.text() == "3 clones: desk-001, desk-002, desk-003"
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    conn = host(window)
+    wait_until(lambda: {"desk-001", "desk-002", "desk-003"} <= {d.name() for d in conn.listAllDomains(0)},
+               what="three clones")
+    for name in ("desk-001", "desk-002", "desk-003"):
+        disk = DomainXml(conn.lookupByName(name).XMLDesc(0)).disks[0].source_path
+        assert disk is not None and backing_file(conn, disk) == base  # all on the same base
+    source_disk = DomainXml(conn.lookupByName("golden").XMLDesc(0)).disks[0].source_path
+    assert source_disk == f"{base.rsplit('/', 1)[0]}/golden-top-vda.qcow2"  # the source has its own overlay now
+    assert source_disk is not None and backing_file(conn, source_disk) == base
+
+
+def test_a_failure_is_said_and_nothing_is_left(window: MainWindow) -> None:
+    make_golden(window)
+    conn = host(window)
+    dialog = open_clone(window)
+    storage.create_volume(conn, POOL, "golden-clone-vda.qcow2", storage.GIB)  # taken behind vmgui's back
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    wait_until(lambda: any(isinstance(w, QMessageBox) and w.isVisible() for w in dialog.findChildren(QMessageBox)),
+               what="the error")
+    box = next(w for w in dialog.findChildren(QMessageBox) if w.isVisible())
+    assert "already has a disk image named 'golden-clone-vda.qcow2'" in box.text()
+    assert "golden-clone" not in [d.name() for d in conn.listAllDomains(0)] and dialog.isVisible()
+    box.close()
+    dialog.reject()

@@ -1,0 +1,211 @@
+"""The Clone dialog: a name (or a batch with a name pattern), per disk copy / linked clone / share, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QProgressDialog,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vmgui.core.clone import CloneDisk, DiskMode, clone_choices, clone_guest, names_from_pattern, suggest_name
+from vmgui.core.connection import Connection
+from vmgui.core.errors import VmguiError
+from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
+from vmgui.core.new_guest import name_problem
+from vmgui.ui.async_dialogs import show_error
+from vmgui.ui.tasks import TaskGroup
+
+LINK_NOTE = ("A linked clone builds on the source disk, which must then never change: the source guest stays "
+             "shut off, or it gets an overlay of its own (below) so that its old disk becomes a read-only base.")
+
+
+class CloneDialog(QDialog):
+    """Clone one guest of `connection`; emits `cloned` with the new guests once they exist."""
+
+    cloned = Signal(list)  # list[CreatedGuest]
+
+    def __init__(self, connection: Connection, uuid: str, source_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("clone_dialog")
+        self.setWindowTitle(f"Clone {source_name}")
+        self.resize(720, 420)
+        self.connection = connection
+        self.uuid = uuid
+        self.source_name = source_name
+        self.tasks = TaskGroup()
+        self.disks: list[CloneDisk] = []
+        self.taken: set[str] = set()
+        self.running = False
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.name = QLineEdit()
+        self.name.setObjectName("clone_name")
+        self.batch = QCheckBox("Several clones:")
+        self.batch.setObjectName("batch")
+        self.count = QSpinBox()
+        self.count.setObjectName("count")
+        self.count.setRange(2, 500)
+        self.count.setValue(5)
+        self.pattern = QLineEdit(f"{source_name}-{{n:02}}")
+        self.pattern.setObjectName("pattern")
+        self.pattern.setToolTip("{n} is the number; {n:03} pads it to three digits (desk-001, desk-002…)")
+        form.addRow("Name:", self.name)
+        form.addRow(self.batch, self.count)
+        form.addRow("Named:", self.pattern)
+        layout.addLayout(form)
+        self.table = QTableWidget(0, 4)
+        self.table.setObjectName("disks")
+        self.table.setHorizontalHeaderLabels(["Disk", "File", "Clone as", "Note"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        layout.addWidget(self.table, 1)
+        self.link_note = QLabel(LINK_NOTE)
+        self.link_note.setWordWrap(True)
+        self.protect = QCheckBox("Give the source guest an overlay of its own (protect the base)")
+        self.protect.setObjectName("protect_base")
+        self.protect.setChecked(True)
+        layout.addWidget(self.link_note)
+        layout.addWidget(self.protect)
+        self.problem = QLabel("Reading the guest's disks…")
+        self.problem.setObjectName("clone_problem")
+        self.problem.setWordWrap(True)
+        layout.addWidget(self.problem)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Clone")
+        self.buttons.accepted.connect(self.start)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        for signal in (self.name.textChanged, self.pattern.textChanged):
+            signal.connect(self.check)
+        self.count.valueChanged.connect(self.check)
+        self.batch.toggled.connect(self.check)
+        self.tasks.spawn(self._load())
+        self.check()
+
+    async def _load(self) -> None:
+        uuid = self.uuid
+        try:
+            self.disks, self.taken = await self.connection.call(lambda conn: clone_choices(conn, uuid))
+        except Exception as err:  # a vanished guest or host is said, not raised
+            self.problem.setText(f"Could not read the guest: {err}")
+            return
+        if not self.name.text():
+            self.name.setText(suggest_name(self.source_name, self.taken))
+        self.table.setRowCount(len(self.disks))
+        for row, disk in enumerate(self.disks):
+            self.table.setItem(row, 0, QTableWidgetItem(f"{disk.target} ({disk.device})"))
+            self.table.setItem(row, 1, QTableWidgetItem(disk.path or "(empty)"))
+            combo = QComboBox()
+            combo.setObjectName(f"mode_{disk.target}")
+            for mode in disk.modes:
+                combo.addItem(mode.label, mode)
+            combo.setEnabled(len(disk.modes) > 1)
+            combo.currentIndexChanged.connect(self.check)
+            self.table.setCellWidget(row, 2, combo)
+            self.table.setItem(row, 3, QTableWidgetItem(disk.why))
+        self.table.resizeColumnsToContents()
+        self.check()
+
+    def modes(self) -> dict[str, DiskMode]:
+        chosen = {}
+        for row, disk in enumerate(self.disks):
+            combo = self.table.cellWidget(row, 2)
+            if isinstance(combo, QComboBox) and isinstance(combo.currentData(), DiskMode):
+                chosen[disk.target] = combo.currentData()
+        return chosen
+
+    def names(self) -> list[str]:
+        """The clones' names; raises VmguiError when they cannot be."""
+        if self.batch.isChecked():
+            return names_from_pattern(self.pattern.text(), self.count.value(), self.taken)
+        name = self.name.text().strip()
+        problem = name_problem(name, self.taken)
+        if problem:
+            raise VmguiError(problem)
+        return [name]
+
+    def check(self) -> None:
+        self.name.setEnabled(not self.batch.isChecked())
+        self.count.setEnabled(self.batch.isChecked())
+        self.pattern.setEnabled(self.batch.isChecked())
+        linked = DiskMode.LINK in self.modes().values()
+        self.link_note.setVisible(linked)
+        self.protect.setVisible(linked)
+        ok = bool(self.disks) and not self.running
+        if self.disks:  # else the text says the disks are being read, or why they could not be
+            try:
+                names = self.names()
+                self.problem.setText(f"{len(names)} clones: {', '.join(names[:3])}{'…' if len(names) > 3 else ''}"
+                                     if self.batch.isChecked() else "")
+            except VmguiError as err:
+                self.problem.setText(str(err))
+                ok = False
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+    def start(self) -> None:
+        if not self.running:
+            self.tasks.spawn(self._clone())
+
+    async def _clone(self) -> None:
+        try:
+            names = self.names()
+        except VmguiError as err:
+            show_error(self, "Clone", str(err))
+            return
+        modes = self.modes()
+        protect = self.protect.isChecked() and DiskMode.LINK in modes.values()
+        # A busy indicator: setValue() on a modal progress dialog would run a nested event loop inside this task.
+        progress = QProgressDialog(f"Cloning {self.source_name}…", "Cancel", 0, 0, self)
+        progress.setObjectName("clone_progress")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+        progress.setAutoClose(False)
+        cancel = threading.Event()
+        progress.canceled.connect(cancel.set)
+        loop = asyncio.get_running_loop()
+        self.running = True
+        self.check()
+        made: list[CreatedGuest] = []
+        try:
+            for i, name in enumerate(names):
+                count = f" ({i + 1} of {len(names)})" if len(names) > 1 else ""
+
+                def step(text: str, name: str = name, count: str = count) -> None:  # in the worker thread
+                    loop.call_soon_threadsafe(progress.setLabelText, f"{name}{count}: {text}")
+
+                last = i == len(names) - 1  # the base is protected once, after the last clone linked to it
+                made.append(await self.connection.call(
+                    lambda conn, name=name, last=last, step=step: clone_guest(  # type: ignore[misc]
+                        conn, self.uuid, name, modes, protect_base=protect and last, progress=step, cancel=cancel)))
+        except (CreationCancelled, VmguiError) as err:
+            done = f" {len(made)} of {len(names)} clones were made before." if made else ""
+            show_error(self, "Clone", f"{err}{done}")
+            return
+        finally:
+            self.running = False
+            progress.close()
+            progress.deleteLater()
+            self.check()
+        self.cloned.emit(made)
+        self.accept()
+
+    def done(self, result: int) -> None:
+        if result == QDialog.DialogCode.Rejected and self.running:
+            return  # the progress dialog's Cancel stops the cloning
+        self.tasks.cancel_all()
+        super().done(result)
