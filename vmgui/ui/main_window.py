@@ -43,6 +43,7 @@ from vmgui.ui.thumbnails import Thumbnails
 
 if TYPE_CHECKING:
     from vmgui.ui.clone_dialog import CloneDialog
+    from vmgui.ui.delete_dialog import DeleteDialog
     from vmgui.ui.new_guest.wizard import NewGuestWizard
 
 STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every 5 seconds"),
@@ -147,6 +148,10 @@ class MainWindow(QMainWindow):
         self.clone_action.setObjectName("action_clone")
         self.clone_action.setToolTip("Copy the selected guest: full copies, linked clones or shared disks; one or many")
         self.clone_action.triggered.connect(self.clone_guest)
+        self.delete_action = QAction("Delete…", self)
+        self.delete_action.setObjectName("action_delete")
+        self.delete_action.setToolTip("Remove the selected guest and, if you tick them, the disk images only it uses")
+        self.delete_action.triggered.connect(self.delete_guest)
         self.tags_action = QAction("Edit Tags…", self)
         self.tags_action.setObjectName("action_tags")
         self.tags_action.triggered.connect(self.edit_tags)
@@ -227,6 +232,7 @@ class MainWindow(QMainWindow):
             guest_menu.addAction(qaction)
         guest_menu.addSeparator()
         guest_menu.addAction(self.clone_action)
+        guest_menu.addAction(self.delete_action)
         guest_menu.addAction(self.tags_action)
 
     # ---- selection ------------------------------------------------------------------------------
@@ -300,6 +306,19 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def delete_guest(self) -> DeleteDialog | None:
+        """The Delete dialog for the selected guest."""
+        from vmgui.ui.delete_dialog import DeleteDialog  # imported when first used: not on the start path
+
+        selected = self.selected_guests()
+        if len(selected) != 1:
+            return None
+        conn, guest = selected[0]
+        dialog = DeleteDialog(conn, guest.uuid, guest.name, guest.state.is_active, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def _select_when_listed(self, conn: Connection, uuid: str) -> None:
         """Select a guest as soon as its row exists (libvirt's event may come after the wizard closes)."""
         def try_select() -> None:
@@ -342,6 +361,7 @@ class MainWindow(QMainWindow):
             self.open_console(conn, guest.uuid)
         self.tags_action.setEnabled(len(self.selected_guests()) == 1)
         self.clone_action.setEnabled(len(self.selected_guests()) == 1)
+        self.delete_action.setEnabled(len(self.selected_guests()) == 1)
 
     # ---- behaviour ------------------------------------------------------------------------------
 
@@ -447,6 +467,7 @@ class MainWindow(QMainWindow):
                 menu.addAction(qaction)
             menu.addSeparator()
             menu.addAction(self.clone_action)
+            menu.addAction(self.delete_action)
             menu.addAction(self.tags_action)
         menu.popup(self.tree.viewport().mapToGlobal(pos))
 
