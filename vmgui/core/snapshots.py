@@ -19,6 +19,7 @@ import libvirt
 
 from vmgui.core.domain_xml import DomainXml
 from vmgui.core.errors import VmguiError
+from vmgui.core.screenshot import take_screenshot
 
 UEFI_INTERNAL_CREATE = 10_009_000   # libvirt 10.9.0
 UEFI_INTERNAL_REVERT = 10_010_000   # libvirt 10.10.0
@@ -111,6 +112,20 @@ def create_snapshot(conn: libvirt.virConnect, dom: libvirt.virDomain, name: str,
     except libvirt.libvirtError as err:
         raise VmguiError(f"The snapshot could not be taken: {err.get_error_message()}") from err
     return next(s for s in read_snapshots(dom) if s.name == name)
+
+
+def take(conn: libvirt.virConnect, uuid: str, name: str, description: str = "", *,
+         external: bool = False) -> tuple[SnapshotInfo, bytes | None]:
+    """Take a snapshot of the guest and, when it runs, its screen at that moment (PNG or PPM bytes, for a
+    thumbnail; None without a display)."""
+    dom = conn.lookupByUUIDString(uuid)
+    screen = None
+    if dom.isActive():
+        try:
+            screen = take_screenshot(conn, uuid)[1]
+        except (libvirt.libvirtError, ValueError):
+            screen = None
+    return create_snapshot(conn, dom, name, description, external=external), screen
 
 
 def revert_problem(conn: libvirt.virConnect, dom: libvirt.virDomain, snapshot: SnapshotInfo) -> str | None:

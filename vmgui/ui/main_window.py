@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from vmgui.ui.clone_dialog import CloneDialog
     from vmgui.ui.delete_dialog import DeleteDialog
     from vmgui.ui.new_guest.wizard import NewGuestWizard
+    from vmgui.ui.snapshots_window import SnapshotsWindow
 
 STATS_INTERVALS = ((1.0, "Every second"), (3.0, "Every 3 seconds"), (5.0, "Every 5 seconds"),
                    (10.0, "Every 10 seconds"), (0.0, "Off"))
@@ -152,6 +153,10 @@ class MainWindow(QMainWindow):
         self.delete_action.setObjectName("action_delete")
         self.delete_action.setToolTip("Remove the selected guest and, if you tick them, the disk images only it uses")
         self.delete_action.triggered.connect(self.delete_guest)
+        self.snapshots_action = QAction("Snapshots…", self)
+        self.snapshots_action.setObjectName("action_snapshots")
+        self.snapshots_action.setToolTip("The selected guest's snapshots: take, revert, delete")
+        self.snapshots_action.triggered.connect(self.show_snapshots)
         self.tags_action = QAction("Edit Tags…", self)
         self.tags_action.setObjectName("action_tags")
         self.tags_action.triggered.connect(self.edit_tags)
@@ -231,6 +236,7 @@ class MainWindow(QMainWindow):
         for qaction in self.guest_actions.actions.values():
             guest_menu.addAction(qaction)
         guest_menu.addSeparator()
+        guest_menu.addAction(self.snapshots_action)
         guest_menu.addAction(self.clone_action)
         guest_menu.addAction(self.delete_action)
         guest_menu.addAction(self.tags_action)
@@ -306,6 +312,19 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def show_snapshots(self) -> SnapshotsWindow | None:
+        """The snapshots window of the selected guest."""
+        from vmgui.ui.snapshots_window import SnapshotsWindow  # imported when first used: not on the start path
+
+        selected = self.selected_guests()
+        if len(selected) != 1:
+            return None
+        conn, guest = selected[0]
+        window = SnapshotsWindow(conn, guest.uuid, guest.name, self)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        return window
+
     def delete_guest(self) -> DeleteDialog | None:
         """The Delete dialog for the selected guest."""
         from vmgui.ui.delete_dialog import DeleteDialog  # imported when first used: not on the start path
@@ -362,6 +381,7 @@ class MainWindow(QMainWindow):
         self.tags_action.setEnabled(len(self.selected_guests()) == 1)
         self.clone_action.setEnabled(len(self.selected_guests()) == 1)
         self.delete_action.setEnabled(len(self.selected_guests()) == 1)
+        self.snapshots_action.setEnabled(len(self.selected_guests()) == 1)
 
     # ---- behaviour ------------------------------------------------------------------------------
 
@@ -466,6 +486,7 @@ class MainWindow(QMainWindow):
             for qaction in self.guest_actions.actions.values():
                 menu.addAction(qaction)
             menu.addSeparator()
+            menu.addAction(self.snapshots_action)
             menu.addAction(self.clone_action)
             menu.addAction(self.delete_action)
             menu.addAction(self.tags_action)
