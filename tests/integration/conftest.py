@@ -22,7 +22,9 @@ import pytest
 from tests.guest.build_desktop_guest import ensure_desktop_guest
 from tests.guest.build_tiny_guest import TinyGuestFiles, ensure_tiny_guest
 from tests.guest.tiny_guest import domain_xml, kvm_usable, qemu_runs_as_for, system_seclabel
+from tests.helpers import remove_guests, remove_volumes
 from vmgui.core import storage
+from vmgui.core.domain_xml import Disk, DomainXml
 
 SYSTEM_URI = "qemu:///system"
 PREFIX = "vmgui-it-"
@@ -176,6 +178,31 @@ def scratch_pool(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[storag
     pool.destroy()
     conn.close()
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def disk_guest(request: pytest.FixtureRequest, system_uri: str, tiny_files: TinyGuestFiles,
+               scratch_pool: storage.PoolInfo) -> Iterator[str]:
+    """A shut-off tiny guest with a 1 GiB qcow2 data disk in the scratch pool (one per test module): its UUID.
+
+    Guests named after it (clones) and its images are removed afterwards.
+    """
+    conn = libvirt.open(system_uri)
+    name = f"{PREFIX}{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}-{os.getpid()}"
+    volume = storage.create_volume(conn, scratch_pool.name, f"{name}.qcow2", storage.GIB)
+    dom = DomainXml(domain_xml(name, tiny_files, serial_log=Path(scratch_pool.path or "") / f"{name}.serial.log",
+                               qemu_runs_as=qemu_runs_as_for(system_uri)))
+    disk = dom.add_device(Disk.new(type="file", device="disk"))
+    disk.element.append(disk.element.makeelement("driver", {"name": "qemu", "type": "qcow2"}))
+    disk.set_file(volume.path)
+    disk.target_dev, disk.target_bus = "vda", "virtio"
+    uuid = conn.defineXML(dom.to_xml()).UUIDString()
+    conn.close()  # idle connections meet libvirt's keepalive timeout
+    yield uuid
+    conn = libvirt.open(system_uri)
+    remove_guests(conn, lambda n: n.startswith(name) or n.startswith(f"{PREFIX}clone-"))
+    remove_volumes(conn, scratch_pool.name, lambda n: n.startswith(name))
+    conn.close()
 
 
 @dataclass

@@ -1,0 +1,47 @@
+"""Snapshots of a running guest on real QEMU: take one with memory (and its screen), revert, delete."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import libvirt
+
+from tests.helpers import wait_until
+from vmgui.core import snapshots
+
+
+def serial_text(dom: libvirt.virDomain) -> str:
+    log = ET.fromstring(dom.XMLDesc(0)).find("devices/serial/log")
+    try:
+        return Path(log.get("file", "")).read_text(errors="replace") if log is not None else ""
+    except OSError:
+        return ""
+
+
+def test_a_running_guest_is_snapshotted_reverted_to_running_and_the_snapshot_deleted(system_uri: str,
+                                                                                     disk_guest: str) -> None:
+    conn = libvirt.open(system_uri)
+    dom = conn.lookupByUUIDString(disk_guest)
+    try:
+        dom.create()
+        wait_until(lambda: "VMGUI-TINY-GUEST READY" in serial_text(dom), timeout=150, what="the guest booted")
+        booted, screen = snapshots.take(conn, disk_guest, "booted", "at the shell")
+        assert (booted.state, booted.current, booted.external, booted.with_memory) == ("running", True, False, True)
+        assert screen is not None and screen[:2] in (b"P6", b"\x89P")  # the screen then, PPM or PNG
+        dom.destroy()
+        assert not dom.isActive()
+        snapshots.revert(conn, dom, "booted")  # memory and disks as they were: running again
+        assert dom.isActive() and dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+        snapshots.create_snapshot(conn, dom, "later")
+        snapshots.delete(conn, dom, "booted")
+        left = snapshots.read_snapshots(dom)
+        assert [(s.name, s.parent, s.current) for s in left] == [("later", None, True)]
+        snapshots.delete(conn, dom, "later")
+        assert snapshots.read_snapshots(dom) == []
+    finally:
+        if dom.isActive():
+            dom.destroy()
+        for snap in dom.listAllSnapshots(0):
+            snap.delete(0)
+        conn.close()
