@@ -161,3 +161,16 @@ def test_names() -> None:
         names_from_pattern("desk", 2, set())
     with pytest.raises(VmguiError, match="letters, digits"):
         names_from_pattern("desk {n}", 1, set())
+
+
+def test_a_uefi_guests_variables_are_copied_for_its_clone(conn: libvirt.virConnect) -> None:
+    storage.create_volume(conn, "default-pool", "web-uefi_VARS.fd", 1 << 20, "raw")
+    uefi = SOURCE.replace("<name>web</name>", "<name>web-uefi</name>").replace(
+        "<uuid>11111111-2222-3333-4444-555555555555</uuid>", "").replace(
+        "</type>", "</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>"
+                   "<nvram>/default-pool/web-uefi_VARS.fd</nvram>")
+    source = conn.defineXML(uefi)
+    made = clone_guest(conn, source.UUIDString(), "web-uefi-2", {"vda": DiskMode.LINK, "vdb": DiskMode.SHARE})
+    clone = DomainXml(conn.lookupByUUIDString(made.uuid).XMLDesc(0))
+    assert clone.element.findtext("os/nvram") == "/default-pool/web-uefi-2_VARS.fd"
+    assert "web-uefi-2_VARS.fd" in volumes(conn) and "web-uefi_VARS.fd" in volumes(conn)

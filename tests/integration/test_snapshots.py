@@ -9,6 +9,7 @@ import libvirt
 
 from tests.helpers import wait_until
 from vmgui.core import snapshots
+from vmgui.core.domain_xml import DomainXml
 
 
 def serial_text(dom: libvirt.virDomain) -> str:
@@ -39,9 +40,17 @@ def test_a_running_guest_is_snapshotted_reverted_to_running_and_the_snapshot_del
         assert [(s.name, s.parent, s.current) for s in left] == [("later", None, True)]
         snapshots.delete(conn, dom, "later")
         assert snapshots.read_snapshots(dom) == []
+        # external, with memory: overlays on the disks and a memory file; this libvirt cannot revert to it
+        outside = snapshots.create_snapshot(conn, dom, "outside", external=True)
+        assert (outside.external, outside.state) == (True, "running")
+        disk = DomainXml(dom.XMLDesc(0)).disks[0].source_path
+        assert disk is not None and disk.endswith(".outside")  # the guest now writes to the overlay
+        if conn.getLibVersion() < snapshots.EXTERNAL_REVERT:
+            problem = snapshots.revert_problem(conn, dom, outside)
+            assert problem is not None and "needs libvirt 9.9" in problem
     finally:
         if dom.isActive():
             dom.destroy()
         for snap in dom.listAllSnapshots(0):
-            snap.delete(0)
+            snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
         conn.close()

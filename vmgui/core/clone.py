@@ -123,16 +123,20 @@ def names_from_pattern(pattern: str, count: int, taken: set[str], start: int = 1
     return names
 
 
-def clone_domain_xml(source_xml: str, name: str, new_paths: Mapping[str, str]) -> DomainXml:
+def clone_domain_xml(source_xml: str, name: str, new_paths: Mapping[str, str], nvram: str | None = None) -> DomainXml:
     """The clone's XML: a new name, no UUID or MACs (libvirt makes new ones), automatic display ports,
-    no NVRAM path of the source (libvirt makes one), and the disks of `new_paths` (target -> path)."""
+    the disks of `new_paths` (target -> path), and `nvram` as its UEFI variables file (None: libvirt
+    makes a fresh one from the firmware's template)."""
     dom = DomainXml(source_xml)
     dom.name = name
     dom.uuid = None
     if "id" in dom.element.attrib:
         del dom.element.attrib["id"]
     for element in dom.element.findall("os/nvram"):
-        element.getparent().remove(element)  # type: ignore[union-attr]
+        if nvram is None:
+            element.getparent().remove(element)  # type: ignore[union-attr]
+        else:
+            element.text = nvram
     for nic in dom.devices(Interface):
         mac = nic.find("mac")
         if mac is not None:
@@ -217,8 +221,9 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
                     made.append(own.path)
                     source_overlays[disk.target] = own.path
         check()
+        nvram = _copy_nvram(conn, source_xml, name, made)
         progress("Defining the clone…")
-        clone = clone_domain_xml(source_xml, name, new_paths)
+        clone = clone_domain_xml(source_xml, name, new_paths, nvram)
         try:
             dom = conn.defineXML(clone.to_xml())
         except libvirt.libvirtError as err:
@@ -243,6 +248,20 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
             except libvirt.libvirtError as err:
                 log.error("could not remove %s: %s", path, err)
         raise
+
+
+def _copy_nvram(conn: libvirt.virConnect, source_xml: str, name: str, made: list[str]) -> str | None:
+    """A copy of the source's UEFI variables for the clone (boot entries, Secure Boot keys), when a pool
+    holds them; None lets libvirt start the clone from the firmware's template."""
+    path = DomainXml(source_xml).element.findtext("os/nvram")
+    volume = storage.find_volume(conn, path.strip()) if path and path.strip() else None
+    if volume is None:
+        if path:
+            log.info("%s: the NVRAM %s is in no pool; the clone gets fresh UEFI variables", name, path)
+        return None
+    copy = storage.copy_volume(conn, volume, f"{name}_VARS.fd")
+    made.append(copy.path)
+    return copy.path
 
 
 def _own_path(path: str, old_name: str, new_name: str) -> str:

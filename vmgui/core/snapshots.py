@@ -101,12 +101,15 @@ def create_snapshot(conn: libvirt.virConnect, dom: libvirt.virDomain, name: str,
     body = f"<name>{html.escape(name)}</name><description>{html.escape(description)}</description>"
     flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
     if external:
-        if disk_only or not dom.isActive():
-            flags |= libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
         xml = DomainXml(dom.XMLDesc(0))
-        disks = "".join(f"<disk name='{d.target_dev}' snapshot='external'/>" for d in xml.disks
-                        if (d.device or "disk") == "disk" and d.target_dev)
-        body += f"<disks>{disks}</disks>"
+        disks = [d for d in xml.disks if (d.device or "disk") == "disk" and d.target_dev]
+        first = next((d.source_path for d in disks if d.source_path), None)
+        if disk_only or not dom.isActive() or first is None:
+            flags |= libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+        else:  # the memory goes to a file beside the first disk
+            memory = f"{first.rsplit('/', 1)[0]}/{xml.name}-{name}.mem"
+            body += f"<memory snapshot='external' file='{html.escape(memory)}'/>"
+        body += "<disks>" + "".join(f"<disk name='{d.target_dev}' snapshot='external'/>" for d in disks) + "</disks>"
     try:
         dom.snapshotCreateXML(f"<domainsnapshot>{body}</domainsnapshot>", flags)
     except libvirt.libvirtError as err:
