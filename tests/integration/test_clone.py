@@ -9,12 +9,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import libvirt
+import pytest
 
 from tests.helpers import wait_until
 from tests.integration.conftest import PREFIX
 from vmgui.core import storage
 from vmgui.core.clone import DiskMode, clone_guest
 from vmgui.core.domain_xml import DomainXml
+from vmgui.core.errors import VmguiError
+from vmgui.core.guest_delete import delete_guest
 
 
 def image_info(path: str) -> dict[str, object]:
@@ -57,5 +60,23 @@ def test_full_and_linked_clones_boot_and_the_linked_one_builds_on_the_source(
             dom.destroy()
         # the source's disk was never written by the clones
         assert "backing-filename" not in image_info(src_disk)
+    finally:
+        conn.close()
+
+
+def test_deleting_a_linked_clone_keeps_its_base_and_the_base_is_refused_while_it_has_children(
+        system_uri: str, disk_guest: str) -> None:
+    conn = libvirt.open(system_uri)
+    try:
+        base = DomainXml(conn.lookupByUUIDString(disk_guest).XMLDesc(0)).disks[0].source_path
+        assert base is not None
+        linked = clone_guest(conn, disk_guest, f"{PREFIX}clone-del-{os.getpid()}", {"vda": DiskMode.LINK})
+        overlay = DomainXml(conn.lookupByUUIDString(linked.uuid).XMLDesc(0)).disks[0].source_path
+        assert overlay is not None
+        with pytest.raises(VmguiError, match="stays: other disk images build on it"):
+            delete_guest(conn, disk_guest, [base])
+        assert delete_guest(conn, linked.uuid, [overlay]) == [overlay]
+        assert not os.path.exists(overlay) and os.path.exists(base)
+        assert "backing-filename" not in image_info(base)
     finally:
         conn.close()
