@@ -206,8 +206,12 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
             assert disk.volume is not None and disk.path is not None
             check()
             if mode is DiskMode.COPY:
-                progress(f"Copying {disk.target} ({disk.volume.capacity / storage.GIB:.1f} GiB)…")
-                copy = storage.copy_volume(conn, disk.volume, _volume_name(name, disk))
+                label = f"Copying {disk.target} ({disk.volume.capacity / storage.GIB:.1f} GiB)"
+                progress(f"{label}…")
+
+                def copied(done: float, label: str = label) -> None:
+                    progress(f"{label}: {done:.0%}")
+                copy = storage.copy_volume(conn, disk.volume, _volume_name(name, disk), copied)
                 made.append(copy.path)
                 new_paths[disk.target] = copy.path
             else:
