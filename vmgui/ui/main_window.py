@@ -188,6 +188,12 @@ class MainWindow(QMainWindow):
         if isinstance(button, QToolButton):
             button.setMenu(shutdown_menu)
             button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        # Pause and Resume show their icons only (their names are tooltips), so the search box keeps its
+        # place at the default width instead of falling behind the toolbar's overflow arrow.
+        for action in (Action.PAUSE, Action.RESUME):
+            tool = bar.widgetForAction(a[action])
+            if isinstance(tool, QToolButton):
+                tool.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
