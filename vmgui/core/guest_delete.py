@@ -34,7 +34,7 @@ def disks_of(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[DiskToDel
     """The guest's disks, each with whether deleting it is offered and why not."""
     own_uuid = dom.UUIDString()
     used_elsewhere = _paths_used_by_other_guests(conn, own_uuid)
-    backing = _backing_files(conn)
+    backing = backing_files(conn)
     result = []
     for disk in DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).disks:
         path = disk.source_path
@@ -107,7 +107,7 @@ def _paths_used_by_other_guests(conn: libvirt.virConnect, own_uuid: str) -> dict
     return used
 
 
-def _backing_files(conn: libvirt.virConnect) -> dict[str, list[str]]:
+def backing_files(conn: libvirt.virConnect) -> dict[str, list[str]]:
     """Backing file -> the volumes that build on it, over every active pool."""
     found: dict[str, list[str]] = {}
     for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):

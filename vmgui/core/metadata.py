@@ -72,6 +72,25 @@ def _current_guest_xml(dom: libvirt.virDomain, flags: int) -> ET.Element:
 def write_tags(dom: libvirt.virDomain, tags: Iterable[str]) -> tuple[str, ...]:
     """Store the tags on the guest's persistent config and, when running, its live state (blocking)."""
     clean = normalize_tags(tags)
+    holder = None
+    if clean:
+        holder = ET.Element("tags")
+        for tag in clean:
+            ET.SubElement(holder, "tag").text = tag
+    write_part(dom, "tags", holder, first=True)
+    return clean
+
+
+def read_part(dom: libvirt.virDomain, tag: str) -> ET.Element | None:
+    """One child of vmgui's element in the guest's persistent config ("tags", "golden"...), if present
+    (blocking). Elements come without namespace, as vmgui writes them."""
+    flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG if dom.isPersistent() else libvirt.VIR_DOMAIN_AFFECT_LIVE
+    return _current_guest_xml(dom, flags).find(tag)
+
+
+def write_part(dom: libvirt.virDomain, tag: str, element: ET.Element | None, *, first: bool = False) -> None:
+    """Replace (or with None remove) one child of vmgui's element, in the persistent config and, when
+    running, the live state; the other children are kept (blocking)."""
     targets = []
     if dom.isPersistent():
         targets.append(libvirt.VIR_DOMAIN_AFFECT_CONFIG)
@@ -79,15 +98,14 @@ def write_tags(dom: libvirt.virDomain, tags: Iterable[str]) -> tuple[str, ...]:
         targets.append(libvirt.VIR_DOMAIN_AFFECT_LIVE)
     for flags in targets:
         root = _current_guest_xml(dom, flags)
-        for old in root.findall("tags"):
+        for old in root.findall(tag):
             root.remove(old)
-        if clean:
-            holder = ET.Element("tags")
-            for tag in clean:
-                ET.SubElement(holder, "tag").text = tag
-            root.insert(0, holder)
+        if element is not None:
+            if first:
+                root.insert(0, element)
+            else:
+                root.append(element)
         dom.setMetadata(
             libvirt.VIR_DOMAIN_METADATA_ELEMENT, ET.tostring(root, encoding="unicode"),
             PREFIX, NAMESPACE, flags,
         )
-    return clean

@@ -172,15 +172,17 @@ def upload_file(conn: libvirt.virConnect, pool_name: str, name: str, path: str) 
 
 
 def copy_volume(conn: libvirt.virConnect, source: VolumeInfo, name: str,
-                progress: Callable[[float], None] | None = None) -> VolumeInfo:
+                progress: Callable[[float], None] | None = None, *, read_only: bool = False) -> VolumeInfo:
     """A full copy of `source` in its pool under `name` (blocking; can take minutes for big disks).
 
     `progress` gets the share copied (0..1) about twice a second, from the new image's allocation.
+    `read_only` makes the new file mode 0444 (a golden image nobody may write).
     """
     pool = _pool_for_new_volume(conn, source.pool, name)
     fmt = source.format or "raw"
+    mode = "<permissions><mode>0444</mode></permissions>" if read_only else ""
     xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{source.capacity}</capacity>"
-           f"<allocation unit='bytes'>0</allocation><target><format type='{fmt}'/></target></volume>")
+           f"<allocation unit='bytes'>0</allocation><target><format type='{fmt}'/>{mode}</target></volume>")
     result: list[libvirt.virStorageVol | BaseException] = []
 
     def copy() -> None:
