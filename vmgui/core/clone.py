@@ -23,6 +23,7 @@ from vmgui.core import storage
 from vmgui.core.domain_xml import DomainXml, Graphics, Interface
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
+from vmgui.core.guest_delete import undefine
 from vmgui.core.new_guest import free_name, name_problem
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[Clon
     """The source guest's disks with the modes each allows (blocking)."""
     xml = DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     running = bool(dom.isActive())
+    pools = {p.name: p for p in storage.list_pools(conn)}  # their types only: no refresh (a scan) per disk
     result = []
     for disk in xml.disks:
         path = disk.source_path
@@ -80,7 +82,7 @@ def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[Clon
             continue
         modes = [DiskMode.COPY]
         why = ""
-        pool = storage.pool_info(conn, volume.pool)
+        pool = pools[volume.pool]
         if not pool.holds_files:
             why = f"the pool '{pool.name}' ({pool.type}) cannot hold qcow2 overlays"
         elif running:
@@ -243,7 +245,7 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
             _restore(conn, source_xml)
         if dom is not None:
             try:
-                dom.undefine()
+                undefine(dom)
             except libvirt.libvirtError as err:
                 log.error("could not remove the half-made clone %s: %s", name, err)
         for path in reversed(made):

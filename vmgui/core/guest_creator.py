@@ -20,6 +20,7 @@ import libvirt
 from vmgui.core import storage
 from vmgui.core.domain_xml import Disk, DomainXml
 from vmgui.core.errors import VmguiError, describe
+from vmgui.core.guest_delete import undefine
 from vmgui.core.install_tree import TreeBoot, fetch
 from vmgui.core.new_guest import NewGuestPlan, install_domain, new_disk_name
 
@@ -158,7 +159,7 @@ def _undo(conn: libvirt.virConnect, dom: libvirt.virDomain | None, volumes: list
         try:
             if dom.isActive():
                 dom.destroy()
-            _undefine(dom)
+            undefine(dom)
         except libvirt.libvirtError as err:
             log.error("could not remove the half-made guest %s: %s", dom.name(), err)
     for volume in volumes:
@@ -167,12 +168,3 @@ def _undo(conn: libvirt.virConnect, dom: libvirt.virDomain | None, volumes: list
         except libvirt.libvirtError as err:
             log.error("could not remove the new volume %s: %s", volume, err)
 
-
-def _undefine(dom: libvirt.virDomain) -> None:
-    flags = libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-    try:
-        dom.undefineFlags(flags)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() not in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG):
-            raise
-        dom.undefine()

@@ -16,6 +16,7 @@ from vmgui.core import metadata, storage
 from vmgui.core.clone import clone_domain_xml, names_from_pattern
 from vmgui.core.domain_xml import DomainXml
 from vmgui.core.errors import VmguiError
+from vmgui.core.guest_delete import delete_guest, undefine
 from vmgui.core.new_guest import name_problem
 from vmgui.core.vdi.golden import GoldenVersion, read_golden
 
@@ -215,6 +216,7 @@ def _make_desktop(conn: libvirt.virConnect, golden: libvirt.virDomain, spec: Poo
         raise VmguiError(f"The golden version {version.label} is not in a storage pool.")
     target = disks[0].target_dev or "vda"
     overlay = storage.create_overlay(conn, base, f"{name}-{target}.qcow2")
+    dom: libvirt.virDomain | None = None
     try:
         xml = clone_domain_xml(source.to_xml(), name, {target: overlay.path})
         for part in ("golden", POOLS, "tags"):  # the image's own metadata is not the desktop's
@@ -229,13 +231,11 @@ def _make_desktop(conn: libvirt.virConnect, golden: libvirt.virDomain, spec: Poo
         dom = conn.defineXML(xml.to_xml())
         _write_desktop(dom, Desktop(dom.UUIDString(), name, spec.name, version.number, None, overlay.path, False))
     except BaseException:
-        for d in conn.listAllDomains(0):
-            if d.name() == name:
-                d.undefine()
+        if dom is not None:
+            undefine(dom)
         storage.delete_volume(conn, overlay.path)
         raise
 
 
 def _remove(conn: libvirt.virConnect, desktop: Desktop) -> None:
-    conn.lookupByUUIDString(desktop.uuid).undefine()
-    storage.delete_volume(conn, desktop.disk)
+    delete_guest(conn, desktop.uuid, [desktop.disk])
