@@ -199,3 +199,19 @@ def test_stats_interval_menu_applies_and_persists(window: MainWindow) -> None:
     action.trigger()
     assert action.isChecked() and window.settings.stats_interval() == 5.0
     assert all(c.stats_interval == 5.0 for c in window.manager.connections)
+
+
+def test_one_guest_actions_follow_the_selection(window: MainWindow) -> None:
+    names = ("action_tags", "action_clone", "action_delete", "action_snapshots", "action_external_viewer")
+    actions = [window.findChild(QAction, n) for n in names]
+    assert all(a is not None for a in actions)
+
+    def enabled() -> list[bool]:
+        return [a.isEnabled() for a in actions if a is not None]
+
+    window.tree.clearSelection()
+    assert enabled() == [False] * 5
+    select(window, "web-frontend")
+    assert enabled() == [True] * 5
+    select(window, "web-frontend", "db-primary")
+    assert enabled() == [False] * 5

@@ -282,8 +282,21 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         self.guest_actions.update()
         self.new_guest_action.setEnabled(any(c.is_connected for c in self.manager.connections))
-        self.console_action.setEnabled(bool(self.selected_guests()))
-        self.external_viewer_action.setEnabled(len(self.selected_guests()) == 1)
+        selected = self.selected_guests()
+        self.console_action.setEnabled(bool(selected))
+        for action in (self.external_viewer_action, self.tags_action, self.clone_action, self.delete_action,
+                       self.snapshots_action):  # what works on one guest at a time
+            action.setEnabled(len(selected) == 1)
+
+    def _one_selected(self) -> tuple[Connection, GuestInfo] | None:
+        """The selected guest, when exactly one is."""
+        selected = self.selected_guests()
+        return selected[0] if len(selected) == 1 else None
+
+    def _show_for_guest(self, widget: QWidget) -> None:
+        """Show a window or dialog about a guest; it is deleted once closed."""
+        widget.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        widget.show()
 
     # ---- new guests ------------------------------------------------------------------------------
 
@@ -308,40 +321,37 @@ class MainWindow(QMainWindow):
         """The Clone dialog for the selected guest."""
         from vmgui.ui.clone_dialog import CloneDialog  # imported when first used: not on the start path
 
-        selected = self.selected_guests()
-        if len(selected) != 1:
+        one = self._one_selected()
+        if one is None:
             return None
-        conn, guest = selected[0]
+        conn, guest = one
         dialog = CloneDialog(conn, guest.uuid, guest.name, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.cloned.connect(lambda made: self._select_when_listed(conn, made[-1].uuid) if made else None)
-        dialog.show()
+        self._show_for_guest(dialog)
         return dialog
 
     def show_snapshots(self) -> SnapshotsWindow | None:
         """The snapshots window of the selected guest."""
         from vmgui.ui.snapshots_window import SnapshotsWindow  # imported when first used: not on the start path
 
-        selected = self.selected_guests()
-        if len(selected) != 1:
+        one = self._one_selected()
+        if one is None:
             return None
-        conn, guest = selected[0]
+        conn, guest = one
         window = SnapshotsWindow(conn, guest.uuid, guest.name, self)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.show()
+        self._show_for_guest(window)
         return window
 
     def delete_guest(self) -> DeleteDialog | None:
         """The Delete dialog for the selected guest."""
         from vmgui.ui.delete_dialog import DeleteDialog  # imported when first used: not on the start path
 
-        selected = self.selected_guests()
-        if len(selected) != 1:
+        one = self._one_selected()
+        if one is None:
             return None
-        conn, guest = selected[0]
+        conn, guest = one
         dialog = DeleteDialog(conn, guest.uuid, guest.name, guest.state.is_active, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
+        self._show_for_guest(dialog)
         return dialog
 
     def _select_when_listed(self, conn: Connection, uuid: str) -> None:
@@ -369,9 +379,9 @@ class MainWindow(QMainWindow):
             self.open_console(conn, guest.uuid)
 
     def open_external_viewer(self) -> None:
-        selected = self.selected_guests()
-        if len(selected) == 1:
-            self.tasks.spawn(self._external_viewer(*selected[0]))
+        one = self._one_selected()
+        if one is not None:
+            self.tasks.spawn(self._external_viewer(*one))
 
     async def _external_viewer(self, conn: Connection, guest: GuestInfo) -> None:
         try:
@@ -384,10 +394,6 @@ class MainWindow(QMainWindow):
         guest, conn = self.model.guest_at(index), self.model.connection_at(index)
         if guest is not None and conn is not None:
             self.open_console(conn, guest.uuid)
-        self.tags_action.setEnabled(len(self.selected_guests()) == 1)
-        self.clone_action.setEnabled(len(self.selected_guests()) == 1)
-        self.delete_action.setEnabled(len(self.selected_guests()) == 1)
-        self.snapshots_action.setEnabled(len(self.selected_guests()) == 1)
 
     # ---- behaviour ------------------------------------------------------------------------------
 
@@ -443,10 +449,10 @@ class MainWindow(QMainWindow):
         self.tasks.spawn(conn.connect())
 
     def edit_tags(self) -> None:
-        selected = self.selected_guests()
-        if len(selected) != 1:
+        one = self._one_selected()
+        if one is None:
             return
-        conn, guest = selected[0]
+        conn, guest = one
         dialog = TagsDialog(guest.name, guest.tags, self)
         dialog.setObjectName("tags_dialog")
 
