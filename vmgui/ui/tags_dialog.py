@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from vmgui.core.metadata import parse_tag_text
+from vmgui.ui.problem_label import problem_label
 
 
 class TagsDialog(QDialog):
@@ -18,10 +19,7 @@ class TagsDialog(QDialog):
         self.edit.setObjectName("tags")
         self.edit.setPlaceholderText("e.g. prod, web, team-a")
         layout.addWidget(self.edit)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setStyleSheet("color: #c62828")
-        self.error.setWordWrap(True)
+        self.error = problem_label("error")
         self.error.setMinimumHeight(self.error.fontMetrics().lineSpacing() * 2 + 4)  # room for the message
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

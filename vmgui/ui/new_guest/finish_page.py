@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEd
 
 from vmgui.core.host_networks import NetworkOption
 from vmgui.core.new_guest import InstallMethod, free_name, name_problem
+from vmgui.ui.problem_label import problem_label
 
 if TYPE_CHECKING:
     from vmgui.ui.new_guest.wizard import NewGuestWizard
@@ -23,9 +24,7 @@ class FinishPage(QWizardPage):
         form = QFormLayout(self)
         self.name = QLineEdit()
         self.name.setObjectName("name")
-        self.name_problem = QLabel()
-        self.name_problem.setObjectName("name_problem")
-        self.name_problem.setStyleSheet("color: #c62828")
+        self.name_problem = problem_label("name_problem")
         self.network = QComboBox()
         self.network.setObjectName("network")
         self.firmware = QComboBox()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from vmgui.core.install_tree import url_problem
 from vmgui.core.new_guest import InstallMethod
+from vmgui.ui.problem_label import ERROR_STYLE, problem_label
 
 if TYPE_CHECKING:
     from vmgui.ui.new_guest.wizard import NewGuestWizard
@@ -89,9 +90,7 @@ class MethodPage(QWizardPage):
         self.url_args = QLineEdit()
         self.url_args.setObjectName("install_args")
         self.url_args.setPlaceholderText("extra kernel arguments for the installer (optional)")
-        self.url_problem = QLabel()
-        self.url_problem.setObjectName("url_problem")
-        self.url_problem.setStyleSheet("color: #c62828")
+        self.url_problem = problem_label("url_problem")
         self.url.textChanged.connect(self._url_changed)
         for field in (self.media, self.import_path, self.kernel, self.initrd):
             field.edit.textChanged.connect(self.completeChanged)
@@ -144,7 +143,7 @@ class MethodPage(QWizardPage):
 
     def host_failed(self, message: str) -> None:
         self.status.setText(message)
-        self.status.setStyleSheet("color: #c62828")
+        self.status.setStyleSheet(ERROR_STYLE)
 
     def _url_changed(self, text: str) -> None:
         self.url_problem.setText(url_problem(text) or "" if text.strip() else "")

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QWizardPage
 
+from vmgui.ui.problem_label import problem_label
+
 if TYPE_CHECKING:
     from vmgui.ui.new_guest.wizard import NewGuestWizard
 
@@ -29,10 +31,7 @@ class ResourcesPage(QWizardPage):
         self.hint = QLabel()
         self.hint.setObjectName("resources_hint")
         self.hint.setWordWrap(True)
-        self.problem = QLabel()
-        self.problem.setObjectName("resources_problem")
-        self.problem.setStyleSheet("color: #c62828")
-        self.problem.setWordWrap(True)
+        self.problem = problem_label("resources_problem")
         form.addRow("Memory:", self.memory)
         form.addRow("Virtual CPUs:", self.vcpus)
         form.addRow(self.hint)

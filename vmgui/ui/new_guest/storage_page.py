@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.storage import DEFAULT_POOL, GIB, PoolInfo, create_default_pool, default_pool_path
+from vmgui.ui.problem_label import ERROR_STYLE, WARNING_STYLE
 
 if TYPE_CHECKING:
     from vmgui.ui.new_guest.wizard import NewGuestWizard
@@ -121,7 +122,7 @@ class StoragePage(QWizardPage):
         self.pool.setEnabled(self.create_disk.isChecked())
         errors, warnings = self.problems()
         self.problem.setText("\n".join(errors or warnings))
-        self.problem.setStyleSheet("color: #c62828" if errors else "color: #a66a00")
+        self.problem.setStyleSheet(ERROR_STYLE if errors else WARNING_STYLE)
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:

@@ -6,6 +6,7 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from vmgui.core.domain_xml import DomainXml, XmlError
+from vmgui.ui.problem_label import problem_label
 
 
 class XmlEditorDialog(QDialog):
@@ -24,10 +25,7 @@ class XmlEditorDialog(QDialog):
         self.edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         layout.addWidget(self.edit, 1)
-        self.error = QLabel()
-        self.error.setObjectName("xml_error")
-        self.error.setStyleSheet("color: #c62828")
-        self.error.setWordWrap(True)
+        self.error = problem_label("xml_error")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
