@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
+import libvirt
 from PySide6.QtCore import QSize, QStandardPaths, Qt
 from PySide6.QtGui import QCloseEvent, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -201,11 +203,8 @@ class SnapshotsWindow(QWidget):
                              f"{snap.created.astimezone():%Y-%m-%d %H:%M}, and the guest will be {then}. "
                              "What changed since is lost unless another snapshot keeps it.", "Revert"):
             return
-        uuid, name = self.uuid, snap.name
-        try:
-            await self.connection.call(lambda conn: snapshots.revert(conn, conn.lookupByUUIDString(uuid), name))
-        except VmguiError as err:
-            show_error(self, "Snapshot", str(err))
+        name = snap.name
+        if not await self._on_guest(lambda conn, dom: snapshots.revert(conn, dom, name)):
             return
         self.status.setText(f"Reverted to {name}.")
         await self.refresh()
@@ -235,12 +234,8 @@ class SnapshotsWindow(QWidget):
             with_children = subtree.isChecked()
         finally:
             dialog.deleteLater()
-        uuid, name = self.uuid, snap.name
-        try:
-            await self.connection.call(lambda conn: snapshots.delete(conn, conn.lookupByUUIDString(uuid), name,
-                                                                     with_children=with_children))
-        except VmguiError as err:
-            show_error(self, "Snapshot", str(err))
+        name = snap.name
+        if not await self._on_guest(lambda conn, dom: snapshots.delete(conn, dom, name, with_children=with_children)):
             return
         for gone in [name, *(below if with_children else [])]:
             thumbnail_path(self.uuid, gone).unlink(missing_ok=True)
@@ -262,15 +257,21 @@ class SnapshotsWindow(QWidget):
             text = dialog.textValue()
         finally:
             dialog.deleteLater()
-        uuid, name = self.uuid, snap.name
-        try:
-            await self.connection.call(lambda conn: snapshots.set_description(conn.lookupByUUIDString(uuid), name,
-                                                                              text))
-        except VmguiError as err:
-            show_error(self, "Snapshot", str(err))
+        name = snap.name
+        if not await self._on_guest(lambda _conn, dom: snapshots.set_description(dom, name, text)):
             return
         await self.refresh()
         self.select(name)
+
+    async def _on_guest(self, work: Callable[[libvirt.virConnect, libvirt.virDomain], object]) -> bool:
+        """Run `work` on the guest in a worker; False (after saying why) when it fails."""
+        uuid = self.uuid
+        try:
+            await self.connection.call(lambda conn: work(conn, conn.lookupByUUIDString(uuid)))
+        except VmguiError as err:
+            show_error(self, "Snapshot", str(err))
+            return False
+        return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.tasks.cancel_all()
