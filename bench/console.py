@@ -492,16 +492,22 @@ def per_client(rounds: list[list[Any]], median: Callable[[list[Any]], Any]) -> t
     return names, by_client, {n: median(rs) for n, rs in by_client.items()}
 
 
+def print_rounds(rounds: list[list[Any]], names: list[str], medians: dict[str, Any],
+                 print_tables: Callable[[str, list[tuple[str, Any]]], None]) -> None:
+    """Each round's results (when there are several), then the medians, with the given table printer."""
+    if len(rounds) > 1:
+        print_tables("each round:", [(f"{r.client} #{i + 1}", r) for i, rnd in enumerate(rounds) for r in rnd])
+        print()
+    print_tables("median:" if len(rounds) > 1 else "result:", [(n, medians[n]) for n in names])
+
+
 def print_report(rounds: list[list[Result]], args: argparse.Namespace, version: str) -> None:
     names, by_client, medians = per_client(rounds, median_result)
     print()
     print(f"VNC console throughput: {WIDTH}x{HEIGHT} Raw full frames from tests/console/fake_rfb.py --stream, "
           f"{args.seconds:g} s measured after {args.warmup:g} s of streaming, {len(rounds)} round(s); "
           f"{os.cpu_count()} CPUs, the server in its own process on the same machine")
-    if len(rounds) > 1:
-        print_table("each round:", [(f"{r.client} #{i + 1}", r) for i, rnd in enumerate(rounds) for r in rnd])
-        print()
-    print_table("median:" if len(rounds) > 1 else "result:", [(n, medians[n]) for n in names])
+    print_rounds(rounds, names, medians, print_table)
     print("  fps: frames the server sent in the window (vmgui's own count beside it); CPU: the client process "
           "(all threads); Xvfb: the X server's CPU, where the drawing lands; others: the rest of the machine; "
           "ms/paint: wall time in ConsoleDisplay.paintEvent")
@@ -775,10 +781,7 @@ def print_spice_report(rounds: list[list[SpiceResult]], args: argparse.Namespace
     print(f"SPICE console: the tiny test guest (TCG, 1 vCPU, 1024x768 fbcon on vga, booted in {boot_s:.0f} s) "
           f"scrolling `{redraw}` without end; {args.seconds:g} s measured after {args.warmup:g} s, "
           f"{len(rounds)} round(s); {os.cpu_count()} CPUs, the guest on the same machine")
-    if len(rounds) > 1:
-        print_spice_tables("each round:", [(f"{r.client} #{i + 1}", r) for i, rnd in enumerate(rounds) for r in rnd])
-        print()
-    print_spice_tables("median:" if len(rounds) > 1 else "result:", [(n, medians[n]) for n in names])
+    print_rounds(rounds, names, medians, print_spice_tables)
     print("  wire MB/s: bytes the client's SPICE sockets received (ss -i), the one measure of the stream every "
           "client has; screens/s: invalidated pixels in whole "
           "1024x768 screens, vmgui's frame rate (the stream comes as 32-pixel-wide strips with no frame "

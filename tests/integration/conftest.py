@@ -159,6 +159,23 @@ def running_spice_guest(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator
     yield from booted(make_guest(tiny_files, "spice", displays=("spice", "vnc")))
 
 
+def image_info(path: str) -> dict[str, object]:
+    """`qemu-img info` of an image (its format, size, backing file), even while a guest uses it."""
+    out = subprocess.run(["qemu-img", "info", "-U", "--output=json", path], capture_output=True, text=True,
+                         check=True).stdout
+    info: dict[str, object] = json.loads(out)
+    return info
+
+
+def serial_text(dom: libvirt.virDomain) -> str:
+    """What a guest wrote to its serial port so far (the log file its <serial> names)."""
+    log = ET.fromstring(dom.XMLDesc(0)).find("devices/serial/log")
+    try:
+        return Path(log.get("file", "")).read_text(errors="replace") if log is not None else ""
+    except OSError:
+        return ""
+
+
 @pytest.fixture(scope="session")
 def scratch_pool(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[storage.PoolInfo]:
     """A directory pool of this test run (the host may have none), removed afterwards with its volumes."""

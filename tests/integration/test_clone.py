@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import libvirt
 import pytest
 
 from tests.helpers import wait_until
-from tests.integration.conftest import PREFIX
+from tests.integration.conftest import PREFIX, image_info, serial_text
 from vmgui.core import storage
 from vmgui.core.clone import DiskMode, clone_guest
 from vmgui.core.domain_xml import DomainXml
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest_delete import delete_guest
-
-
-def image_info(path: str) -> dict[str, object]:
-    out = subprocess.run(["qemu-img", "info", "-U", "--output=json", path], capture_output=True, text=True,
-                         check=True).stdout
-    info: dict[str, object] = json.loads(out)
-    return info
-
-
-def serial_text(dom: libvirt.virDomain) -> str:
-    log = ET.fromstring(dom.XMLDesc(0)).find("devices/serial/log")
-    try:
-        return Path(log.get("file", "")).read_text(errors="replace") if log is not None else ""
-    except OSError:
-        return ""
 
 
 def test_full_and_linked_clones_boot_and_the_linked_one_builds_on_the_source(

@@ -10,8 +10,7 @@ import libvirt
 import pytest
 
 from tests.helpers import wait_until
-from tests.integration.conftest import PREFIX
-from tests.integration.test_clone import image_info, serial_text
+from tests.integration.conftest import PREFIX, image_info, serial_text
 from vmgui.core import storage
 from vmgui.core.errors import VmguiError
 from vmgui.core.vdi import golden, pools

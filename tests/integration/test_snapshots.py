@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import libvirt
 
 from tests.helpers import wait_until
+from tests.integration.conftest import serial_text
 from vmgui.core import snapshots
 from vmgui.core.domain_xml import DomainXml
-
-
-def serial_text(dom: libvirt.virDomain) -> str:
-    log = ET.fromstring(dom.XMLDesc(0)).find("devices/serial/log")
-    try:
-        return Path(log.get("file", "")).read_text(errors="replace") if log is not None else ""
-    except OSError:
-        return ""
 
 
 def test_a_running_guest_is_snapshotted_reverted_to_running_and_the_snapshot_deleted(system_uri: str,
