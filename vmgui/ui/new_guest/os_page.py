@@ -102,8 +102,8 @@ class OsPage(QWizardPage):
         self.list.clear()
         catalog = self._wizard.catalog
         found = catalog.search(text, include_eol=self.include_eol.isChecked()) if catalog is not None else []
-        if not text.strip() or ("generic" in GENERIC.name.casefold() and any(w in GENERIC.name.casefold()
-                                                                            for w in text.casefold().split())):
+        generic = GENERIC.name.casefold()
+        if not text.strip() or any(word in generic for word in text.casefold().split()):
             found.append(GENERIC)
         for info in found:
             self.list.addItem(self._item(info))
