@@ -100,20 +100,30 @@ def test_the_cursor_channel_and_a_guest_without_usb_redirection(view: ConsoleVie
     # channel says so and the console shows no local pointer either.
     wait_until(lambda: view.display.cursor().shape() == Qt.CursorShape.BlankCursor, timeout=20,
                what="the guest's hidden pointer")
-    shapes = []
+    def local_pointer() -> tuple[QImage, tuple[int, int]] | None:
+        cursor = view.display.cursor()
+        if cursor.shape() != Qt.CursorShape.BitmapCursor:
+            return None
+        hot = cursor.hotSpot()
+        return cursor.pixmap().toImage().convertToFormat(QImage.Format.Format_ARGB32), (hot.x(), hot.y())
+
+    shapes: list[tuple[bytes, tuple[int, int]]] = []
     for name in ("watch", "hand2"):  # X cursor-font shapes, drawn by the guest's QXL driver
         view.display.setCursor(Qt.CursorShape.ArrowCursor)
         guest_output(running_desktop_guest, f"DISPLAY=:0 xsetroot -cursor_name {name}")
-        wait_until(lambda: view.display.cursor().shape() == Qt.CursorShape.BitmapCursor, timeout=20,
-                   what=f"the guest's '{name}' pointer")
-        cursor = view.display.cursor()
-        image = cursor.pixmap().toImage().convertToFormat(QImage.Format.Format_ARGB32)
+
+        def arrived() -> bool:  # a new shape: the guest may send the one before again meanwhile
+            pointer = local_pointer()
+            return pointer is not None and all(bytes(pointer[0].constBits()) != seen for seen, _hot in shapes)
+        wait_until(arrived, timeout=20, what=f"the guest's '{name}' pointer")
+        pointer = local_pointer()
+        assert pointer is not None
+        image, hot = pointer
         alphas = [image.pixelColor(x, y).alpha() for y in range(image.height()) for x in range(image.width())]
         opaque = sum(a == 255 for a in alphas)
         assert 30 < opaque < len(alphas) // 2, f"{name}: {opaque} opaque pixels of {len(alphas)}"
-        hot = cursor.hotSpot()
-        assert 0 < hot.x() < image.width() and 0 < hot.y() < image.height()
-        shapes.append((bytes(image.constBits()), (hot.x(), hot.y())))
+        assert 0 < hot[0] < image.width() and 0 < hot[1] < image.height()
+        shapes.append((bytes(image.constBits()), hot))
     assert shapes[0][0] != shapes[1][0] and shapes[0][1] != shapes[1][1]
     tools = view.spice_tools
     assert tools is not None
