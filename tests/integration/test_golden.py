@@ -13,8 +13,8 @@ from tests.helpers import wait_until
 from tests.integration.conftest import PREFIX, image_info, serial_text
 from vmgui.core import storage
 from vmgui.core.errors import VmguiError
-from vmgui.core.vdi import golden, pools
-from vmgui.core.vdi.pools import PoolSpec
+from vmgui.core.vdi import desktops, golden, pools
+from vmgui.core.vdi.pool_specs import PoolSpec, save_pool
 
 
 def test_a_published_version_is_read_only_and_kept_while_a_desktop_builds_on_it(system_uri: str,
@@ -50,13 +50,13 @@ def test_a_pool_desktop_boots_on_its_overlay_and_a_reset_empties_it(system_uri: 
     try:
         version = golden.publish(conn, disk_guest, "for the pool")
         before = sha256(version.path)
-        pools.save_pool(conn, PoolSpec("it-pool", disk_guest, 2, f"{PREFIX}desk-{{n:02}}-{os.getpid()}"))
+        save_pool(conn, PoolSpec("it-pool", disk_guest, 2, f"{PREFIX}desk-{{n:02}}-{os.getpid()}"))
         first, second = pools.provision(conn, "it-pool")
         dom = conn.lookupByUUIDString(first.uuid)
         dom.create()
         wait_until(lambda: "VMGUI-TINY-GUEST READY" in serial_text(dom), timeout=150, what="the desktop booted")
         dom.destroy()
-        reset = pools.reset(conn, first.uuid)
+        reset = desktops.reset(conn, first.uuid)
         assert reset.disk == first.disk and image_info(reset.disk)["backing-filename"] == version.path
         assert sha256(version.path) == before  # the golden image is never written
         for desktop in (first, second):

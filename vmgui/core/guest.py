@@ -9,6 +9,7 @@ import libvirt
 
 from vmgui.core import metadata
 from vmgui.core.domstate import GuestState, reason_text
+from vmgui.core.vdi.marks import DesktopMark, desktop_mark, is_golden
 from vmgui.core.workers import yield_to_gui
 
 
@@ -28,6 +29,8 @@ class GuestInfo:
     description: str = ""
     tags: tuple[str, ...] = ()
     id: int = -1  # hypervisor id while running, else -1
+    desktop: DesktopMark | None = None  # set when the guest is a VDI pool desktop
+    golden: bool = False  # the guest is the source of a golden image
 
     @property
     def state_text(self) -> str:
@@ -78,6 +81,8 @@ def guest_from_xml(xml: str, state: int, reason: int, *, autostart: bool, persis
         description=root.findtext("description", "").strip(),
         tags=metadata.tags_from_domain(root),
         id=int(root.get("id", "-1")),
+        desktop=desktop_mark(root),
+        golden=is_golden(root),
     )
 
 

@@ -22,6 +22,10 @@ GIB = 1024 ** 3
 _VOLUME_NAME = re.compile(r"^[\w][\w.+-]*$")
 
 
+class VolumeExists(VmguiError):
+    """A new volume's name is taken in its pool (also when another client made it a moment ago)."""
+
+
 @dataclass(frozen=True)
 class PoolInfo:
     name: str
@@ -216,8 +220,20 @@ def create_overlay(conn: libvirt.virConnect, base: VolumeInfo, name: str) -> Vol
     try:
         vol = pool.createXML(xml, 0)
     except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_STORAGE_VOL_EXIST or volume_exists(conn, base.pool, name):
+            raise VolumeExists(  # made meanwhile, by another client
+                f"The storage pool '{base.pool}' already has a disk image named '{name}'.") from err
         raise VmguiError(f"Could not make an overlay on {base.name}: {err.get_error_message()}") from err
     return _volume_info(base.pool, vol)
+
+
+def volume_exists(conn: libvirt.virConnect, pool_name: str, name: str) -> bool:
+    """Whether the pool has a volume of that name (blocking)."""
+    try:
+        _lookup_pool(conn, pool_name).storageVolLookupByName(name)
+    except libvirt.libvirtError:
+        return False
+    return True
 
 
 def _pool_for_new_volume(conn: libvirt.virConnect, pool_name: str, name: str) -> libvirt.virStoragePool:
@@ -232,7 +248,7 @@ def _pool_for_new_volume(conn: libvirt.virConnect, pool_name: str, name: str) ->
         pool.storageVolLookupByName(name)
     except libvirt.libvirtError:
         return pool
-    raise VmguiError(f"The storage pool '{pool_name}' already has a disk image named '{name}'.")
+    raise VolumeExists(f"The storage pool '{pool_name}' already has a disk image named '{name}'.")
 
 
 DEFAULT_POOL = "default"

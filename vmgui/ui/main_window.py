@@ -40,6 +40,7 @@ from vmgui.ui.state_icons import state_icon
 from vmgui.ui.tags_dialog import TagsDialog
 from vmgui.ui.tasks import TaskGroup
 from vmgui.ui.thumbnails import Thumbnails
+from vmgui.ui.vdi.vdi_menu import VdiMenu
 
 if TYPE_CHECKING:
     from vmgui.ui.clone_dialog import CloneDialog
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.views)
 
         self.guest_actions = GuestActions(self, self.selected_guests, self.tasks)
+        self.vdi = VdiMenu(self, manager, self._one_selected, self.open_console)
         self._make_actions()
         self._make_toolbar()
         self._make_menus()
@@ -246,6 +248,7 @@ class MainWindow(QMainWindow):
         guest_menu.addAction(self.clone_action)
         guest_menu.addAction(self.delete_action)
         guest_menu.addAction(self.tags_action)
+        self.vdi.fill(self.menuBar().addMenu("&Desktops"))
 
     # ---- selection ------------------------------------------------------------------------------
 
@@ -287,6 +290,7 @@ class MainWindow(QMainWindow):
         for action in (self.external_viewer_action, self.tags_action, self.clone_action, self.delete_action,
                        self.snapshots_action):  # what works on one guest at a time
             action.setEnabled(len(selected) == 1)
+        self.vdi.selection_changed()
 
     def _one_selected(self) -> tuple[Connection, GuestInfo] | None:
         """The selected guest, when exactly one is."""
