@@ -95,7 +95,7 @@ def test_a_batch_with_a_name_pattern_and_protecting_the_base(window: MainWindow)
     wait_until(lambda: {"desk-001", "desk-002", "desk-003"} <= {d.name() for d in conn.listAllDomains(0)},
                what="three clones")
     # the base is protected after the last clone is defined: wait for the whole batch
-    wait_until(lambda: not dialog.isVisible(), what="the batch finished")
+    wait_until(lambda: not [d for d in window.findChildren(CloneDialog) if d.isVisible()], what="the batch finished")
     for name in ("desk-001", "desk-002", "desk-003"):
         disk = DomainXml(conn.lookupByName(name).XMLDesc(0)).disks[0].source_path
         assert disk is not None and backing_file(conn, disk) == base  # all on the same base
