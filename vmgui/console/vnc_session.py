@@ -106,6 +106,7 @@ class VncSession(SessionBase):
         ):
             _connect(conn, signal, handler)
         self._set_status(ConsoleState.CONNECTING, f"to {endpoint.describe()}")
+        conn.set_shared(True)  # other viewers of the guest (its user, a helpdesk watching) stay connected
         if endpoint.kind == "fd":
             opened = conn.open_fd(endpoint.fd)
         elif endpoint.kind == "unix":

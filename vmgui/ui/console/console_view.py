@@ -92,7 +92,15 @@ class ConsoleView(QWidget):
 
     @property
     def title(self) -> str:
-        return self.controller.name
+        return f"{self.controller.name} (view only)" if self.display.view_only else self.controller.name
+
+    def set_view_only(self, on: bool) -> None:
+        """Watch only ("shadow" a user's desktop): no input reaches the guest."""
+        if on:
+            self.display.set_grabbed(False)
+        self.display.view_only = on
+        self._update_hint()
+        self.title_changed.emit()
 
     def close_console(self) -> None:
         self.controller.status_changed.disconnect(self._status_changed)
@@ -285,6 +293,8 @@ class ConsoleView(QWidget):
         status = self.controller.status
         if status.state is not ConsoleState.CONNECTED:
             self.hint.setText(status.text())
+        elif self.display.view_only:
+            self.hint.setText("View only: you watch this screen; your keyboard and mouse do not reach the guest.")
         elif self.display.grabbed:
             self.hint.setText(f"Keyboard grabbed: press {self.display.release_label} to release it.")
         else:

@@ -58,15 +58,19 @@ class ConsoleWindow(QMainWindow):
                 return view
         return None
 
-    def open_guest(self, connection: Connection, uuid: str) -> ConsoleView:
-        """Show the guest's console (a new tab, or the one already open) and bring the window up."""
+    def open_guest(self, connection: Connection, uuid: str, *, view_only: bool = False) -> ConsoleView:
+        """Show the guest's console (a new tab, or the one already open) and bring the window up; with
+        `view_only`, no input reaches the guest."""
         view = self.find_guest(connection, uuid)
         if view is None:
             session = AnySession()
             console = GuestConsole(connection, uuid, session)
             view = ConsoleView(console, session)
+            view.set_view_only(view_only)
             self.add_view(view)
             console.open()
+        elif view.display.view_only != view_only:
+            view.set_view_only(view_only)
         self.tabs.setCurrentWidget(view)
         self.show()
         self.raise_()

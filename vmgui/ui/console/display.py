@@ -70,6 +70,7 @@ class ConsoleDisplay(QWidget):
         self.fit = True
         self.zoom = 1.0
         self.grabbed = False
+        self.view_only = False  # watch only: keys and the mouse never reach the guest
         self.release_combo: frozenset[int] = frozenset()
         self.exit_combo: frozenset[int] = frozenset()  # set in kiosk mode; the grab then stays on
         self._hotkeys: list[tuple[frozenset[int], Callable[[], object]]] = []
@@ -308,6 +309,8 @@ class ConsoleDisplay(QWidget):
 
     def _key(self, event: QKeyEvent, down: bool) -> None:
         event.accept()
+        if self.view_only:
+            return
         key = key_for_event(event, QApplication.platformName())
         if key is None:
             return
@@ -351,6 +354,8 @@ class ConsoleDisplay(QWidget):
     # ---- mouse ----------------------------------------------------------------------------------
 
     def _send_pointer(self, pos: QPointF, buttons: int) -> None:
+        if self.view_only:
+            return
         x, y = self.to_guest(pos)
         self.session.send_pointer(buttons, x, y)
 
@@ -362,7 +367,7 @@ class ConsoleDisplay(QWidget):
         return mask
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if not self.grabbed and self.session.status.state is ConsoleState.CONNECTED:
+        if not self.grabbed and not self.view_only and self.session.status.state is ConsoleState.CONNECTED:
             self.set_grabbed(True)
         self._buttons = self._mask(event)
         self._send_pointer(event.position(), self._buttons)
