@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .build_tiny_guest import (
     BOOTED_MARKER,
+    KERNEL_CMDLINE,
     POWER_BUTTON_MARKER,
     READY_MARKER,
     SHUTDOWN_MARKER,
@@ -37,10 +38,6 @@ __all__ = [
     "system_seclabel",
     "wait_for_text",
 ]
-
-#: Kernel command line: consoles on tty1 (framebuffer, what VNC shows) and ttyS0 (the serial log;
-#: last, so it is /dev/console), a 1024x768 VESA framebuffer, and no attempts at a root disk.
-KERNEL_CMDLINE = "console=tty1 console=ttyS0,115200 vga=0x318 rdinit=/init"
 
 _KVM_GET_API_VERSION = 0xAE00
 _KVM_CREATE_VM = 0xAE01
