@@ -20,6 +20,8 @@ class Options:
     full_screen: bool = False
     kiosk: bool = False
     kiosk_quit: str = "never"  # or "on-disconnect"
+    desktops: bool = False  # the end-user portal instead of the main window
+    user: str | None = None  # whose desktops the portal shows (default: the local account)
 
 
 def _uri(text: str) -> str:
@@ -55,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stats-interval", metavar="SECONDS", type=_interval,
                    help="seconds between stats updates (default 3; 0 turns stats off)")
     p.add_argument("--debug", action="store_true", help="log debug messages to stderr")
+    portal = p.add_argument_group("virtual desktops")
+    portal.add_argument("--desktops", action="store_true",
+                        help="open only 'My desktops': the desktops assigned to you on the given connections "
+                             "(with --kiosk: full screen, for thin clients)")
+    portal.add_argument("--user", metavar="NAME",
+                        help="with --desktops, show the desktops assigned to NAME (default: your account)")
     viewer = p.add_argument_group("viewer mode (as remote-viewer)")
     viewer.add_argument("target", nargs="?", metavar="URL|FILE.vv|-",
                         help="open only this console: vnc://host:port, spice://host:port?tls-port=N, "
@@ -74,5 +82,11 @@ def parse(argv: list[str]) -> Options:
         p.error("a console address or .vv file opens only that console: leave out --connect and --console")
     if ns.kiosk_quit != "never" and not ns.kiosk:
         p.error("--kiosk-quit needs --kiosk")
+    if ns.desktops and (ns.target is not None or ns.console):
+        p.error("--desktops opens the portal: leave out the console address, .vv file and --console")
+    if ns.user is not None and not ns.desktops:
+        p.error("--user goes with --desktops")
+    if ns.user is not None and not ns.user.strip():
+        p.error("--user needs a name")
     return Options(tuple(ns.connect), ns.screenshot, ns.stats_interval, ns.debug, ns.console, ns.target,
-                   ns.full_screen, ns.kiosk, ns.kiosk_quit)
+                   ns.full_screen, ns.kiosk, ns.kiosk_quit, ns.desktops, ns.user.strip() if ns.user else None)

@@ -9,7 +9,7 @@ import libvirt
 
 from vmgui.core import metadata
 from vmgui.core.domstate import GuestState, reason_text
-from vmgui.core.vdi.marks import DesktopMark, desktop_mark, is_golden
+from vmgui.core.vdi.marks import DesktopMark, desktop_mark, golden_stamp
 from vmgui.core.workers import yield_to_gui
 
 
@@ -30,7 +30,12 @@ class GuestInfo:
     tags: tuple[str, ...] = ()
     id: int = -1  # hypervisor id while running, else -1
     desktop: DesktopMark | None = None  # set when the guest is a VDI pool desktop
-    golden: bool = False  # the guest is the source of a golden image
+    golden_stamp: str = ""  # for the source of a golden image: its versions and pools, as text
+
+    @property
+    def golden(self) -> bool:
+        """The guest is the source of a golden image."""
+        return bool(self.golden_stamp)
 
     @property
     def state_text(self) -> str:
@@ -82,7 +87,7 @@ def guest_from_xml(xml: str, state: int, reason: int, *, autostart: bool, persis
         tags=metadata.tags_from_domain(root),
         id=int(root.get("id", "-1")),
         desktop=desktop_mark(root),
-        golden=is_golden(root),
+        golden_stamp=golden_stamp(root),
     )
 
 

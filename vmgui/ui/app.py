@@ -7,12 +7,13 @@ import logging
 import sys
 import time
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from vmgui.cli import Options
 from vmgui.core.connection import Connection, ConnectionState
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.local_host import default_local_uri
+from vmgui.core.vdi.reset_watch import ResetOnShutdown
 from vmgui.ui.asyncio_loop import create_loop
 from vmgui.ui.console.named_console import open_named_console
 from vmgui.ui.main_window import MainWindow
@@ -83,6 +84,39 @@ def _run_viewer(app: QApplication, loop: asyncio.AbstractEventLoop, options: Opt
     return int(code or 0)
 
 
+def _run_portal(app: QApplication, loop: asyncio.AbstractEventLoop, manager: ConnectionManager, options: Options,
+                settings: Settings) -> int:
+    from vmgui.ui.vdi.portal import PortalWindow
+
+    portal = PortalWindow(manager, user=options.user, kiosk=options.kiosk, settings=settings)
+    for saved in _connections(options, settings):
+        conn = manager.add(saved.uri)
+        portal.tasks.spawn(conn.connect())  # the portal connects to every host it is given
+    portal.show()
+    if options.screenshot is not None:
+        portal.tasks.spawn(_portal_screenshot(app, portal, manager, options))
+    code = loop.run_forever()
+    portal.tasks.cancel_all()
+    try:
+        loop.run_until_complete(asyncio.wait_for(manager.close_all(), timeout=5))
+    except (TimeoutError, RuntimeError):
+        log.warning("some connections did not close in time")
+    return int(code or 0)
+
+
+async def _portal_screenshot(app: QApplication, portal: QWidget, manager: ConnectionManager,
+                             options: Options) -> None:
+    assert options.screenshot is not None
+    deadline = time.monotonic() + SCREENSHOT_TIMEOUT
+    while not all(_settled(c) for c in manager.connections) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.5)  # the pools read, the tiles laid out, the first thumbnails in
+    ok = portal.grab().save(str(options.screenshot), "PNG")
+    print(f"vmgui: saved {options.screenshot}" if ok else f"vmgui: could not write {options.screenshot}",
+          file=sys.stdout if ok else sys.stderr)
+    app.exit(0 if ok else 1)
+
+
 def run(options: Options) -> int:
     logging.basicConfig(level=logging.DEBUG if options.debug else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
@@ -96,6 +130,9 @@ def run(options: Options) -> int:
         return _run_viewer(app, loop, options, settings)
     interval = options.stats_interval if options.stats_interval is not None else settings.stats_interval()
     manager = ConnectionManager(stats_interval=interval)
+    ResetOnShutdown(manager)  # desktops of "reset on shutdown" pools go back to their image when they stop
+    if options.desktops:
+        return _run_portal(app, loop, manager, options, settings)
     window = MainWindow(manager, settings)
     for saved in _connections(options, settings):
         conn = manager.add(saved.uri)

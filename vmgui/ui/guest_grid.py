@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -31,15 +32,21 @@ REFRESH_MS = 15_000  # a few pictures a minute per visible running guest
 SCROLL_SETTLE_MS = 300
 MAX_VISIBLE_SHOTS = 24
 _RUNNING = {GuestState.RUNNING, GuestState.BLOCKED, GuestState.PAUSED}
+Include = Callable[[GuestInfo], bool]
+TileText = Callable[[GuestInfo], str]
 
 
 class GuestGridModel(QAbstractListModel):
-    """All guests of all connections (filtered by the search words), sorted by connection and name."""
+    """All guests of all connections (those `include` accepts, filtered by the search words), sorted by
+    connection and name; each tile says `text` of its guest (its name by default)."""
 
-    def __init__(self, manager: ConnectionManager, thumbnails: Thumbnails, parent: Any = None) -> None:
+    def __init__(self, manager: ConnectionManager, thumbnails: Thumbnails, parent: Any = None, *,
+                 include: Include = lambda _g: True, text: TileText = lambda g: g.name) -> None:
         super().__init__(parent)
         self.manager = manager
         self.thumbnails = thumbnails
+        self.include = include
+        self.text = text
         self.query = ""
         self._rows: list[tuple[Connection, GuestInfo]] = []
         self._row_of: dict[tuple[int, str], int] = {}
@@ -63,6 +70,9 @@ class GuestGridModel(QAbstractListModel):
             self.mark_stale()
             return
         for guest in changes.updated:
+            if self.include(guest) != any((id(c), guest.uuid) in self._row_of for c in self.manager.connections):
+                self.mark_stale()  # it comes into the grid or leaves it (a desktop given to someone else)
+                return
             for conn in self.manager.connections:
                 row = self._row_of.get((id(conn), guest.uuid))
                 if row is not None and self._rows[row][1].uuid == guest.uuid and conn.guests.get(guest.uuid):
@@ -86,7 +96,8 @@ class GuestGridModel(QAbstractListModel):
             return
         self._stale = False
         rows = [(c, g) for c in self.manager.connections
-                for g in sorted(c.guests.values(), key=lambda g: g.name.casefold()) if matches(g, self.query)]
+                for g in sorted(c.guests.values(), key=lambda g: g.name.casefold())
+                if self.include(g) and matches(g, self.query)]
         self.beginResetModel()
         self._rows = rows
         self._row_of = {(id(c), g.uuid): i for i, (c, g) in enumerate(rows)}
@@ -103,7 +114,7 @@ class GuestGridModel(QAbstractListModel):
             return None
         conn, guest = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return guest.name
+            return self.text(guest)
         if role == Qt.ItemDataRole.DecorationRole:
             image = self.thumbnails.image(conn, guest.uuid) if guest.state in _RUNNING else None
             return QPixmap.fromImage(image) if image is not None else self._placeholder(guest)
@@ -141,10 +152,11 @@ class GuestGrid(QListView):
     guest_activated = Signal(object, str)  # Connection, uuid
 
     def __init__(self, manager: ConnectionManager, thumbnails: Thumbnails, parent: QWidget | None = None,
-                 *, refresh_ms: int = REFRESH_MS) -> None:
+                 *, refresh_ms: int = REFRESH_MS, include: Include = lambda _g: True,
+                 text: TileText = lambda g: g.name, text_lines: int = 1) -> None:
         super().__init__(parent)
         self.setObjectName("guest_grid")
-        self.grid_model = GuestGridModel(manager, thumbnails, self)
+        self.grid_model = GuestGridModel(manager, thumbnails, self, include=include, text=text)
         self.setModel(self.grid_model)
         self.thumbnails = thumbnails
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -153,7 +165,7 @@ class GuestGrid(QListView):
         self.setUniformItemSizes(True)
         self.setSpacing(10)
         self.setIconSize(thumbnails.size)
-        self.setGridSize(thumbnails.size + QSize(24, 44))
+        self.setGridSize(thumbnails.size + QSize(24, 26 + 18 * text_lines))
         self.setWordWrap(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.doubleClicked.connect(self._activated)

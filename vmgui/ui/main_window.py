@@ -375,8 +375,8 @@ class MainWindow(QMainWindow):
             self._console_window = ConsoleWindow(self, settings=self.settings)
         return self._console_window
 
-    def open_console(self, conn: Connection, uuid: str) -> ConsoleView:
-        return self.console_window().open_guest(conn, uuid)
+    def open_console(self, conn: Connection, uuid: str, *, view_only: bool = False) -> ConsoleView:
+        return self.console_window().open_guest(conn, uuid, view_only=view_only)
 
     def open_consoles(self) -> None:
         for conn, guest in self.selected_guests()[:8]:  # a slip of the mouse should not open hundreds

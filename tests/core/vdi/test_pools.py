@@ -176,7 +176,8 @@ def test_the_guest_list_knows_desktops_and_golden_images(conn: libvirt.virConnec
     desktop, = pools.provision(conn, "office")
     desktops.assign(conn, desktop.uuid, "alice")
     info = read_guest(conn.lookupByUUIDString(desktop.uuid))
-    assert info.desktop == DesktopMark("office", 1, "alice", desktop.disk) and not info.golden
+    mark = DesktopMark("office", 1, "alice", desktop.disk, conn.lookupByName("gold").UUIDString())
+    assert info.desktop == mark and not info.golden
     gold = read_guest(conn.lookupByName("gold"))
     assert gold.golden and gold.desktop is None
 

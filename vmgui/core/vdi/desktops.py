@@ -8,32 +8,43 @@ shutdown" pool when the desktop stops, or before such a desktop starts.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, replace
 
 import libvirt
 
 from vmgui.core import metadata, storage
-from vmgui.core.clone import DiskMode, clone_guest, inspect_disks
+from vmgui.core.clone import DiskMode, backing_file, clone_guest, inspect_disks
 from vmgui.core.errors import VmguiError
-from vmgui.core.guest_delete import backing_files
 from vmgui.core.vdi.golden import GoldenVersion
 from vmgui.core.vdi.marks import DESKTOP, DesktopMark, mark_from_part, part_from_mark
-from vmgui.core.vdi.pool_specs import find_pool, pool_version
+from vmgui.core.vdi.pool_specs import pool_of, pool_version
 
 
 @dataclass(frozen=True)
 class Desktop:
     uuid: str
     name: str
-    pool: str
-    version: int
-    user: str | None
-    disk: str                 # the desktop's overlay
+    mark: DesktopMark
     running: bool
 
     @property
-    def mark(self) -> DesktopMark:
-        return DesktopMark(self.pool, self.version, self.user, self.disk)
+    def pool(self) -> str:
+        return self.mark.pool
+
+    @property
+    def version(self) -> int:
+        return self.mark.version
+
+    @property
+    def user(self) -> str | None:
+        return self.mark.user
+
+    @property
+    def disk(self) -> str:
+        """The desktop's overlay."""
+        return self.mark.disk
 
 
 def read_desktop(dom: libvirt.virDomain) -> Desktop | None:
@@ -41,7 +52,7 @@ def read_desktop(dom: libvirt.virDomain) -> Desktop | None:
     mark = mark_from_part(metadata.read_part(dom, DESKTOP))
     if mark is None:
         return None
-    return Desktop(dom.UUIDString(), dom.name(), mark.pool, mark.version, mark.user, mark.disk, bool(dom.isActive()))
+    return Desktop(dom.UUIDString(), dom.name(), mark, bool(dom.isActive()))
 
 
 def desktops(conn: libvirt.virConnect, pool: str | None = None) -> list[Desktop]:
@@ -89,20 +100,22 @@ def reset(conn: libvirt.virConnect, uuid: str, version: GoldenVersion | None = N
     desktop = _desktop(dom)
     if dom.isActive():
         raise VmguiError(f"Shut {dom.name()} down first: a desktop is reset while it is off.")
-    target = version or pool_version(conn, find_pool(conn, desktop.pool))
+    target = version or pool_version(conn, pool_of(conn, desktop.mark))
     base = storage.find_volume(conn, target.path)
-    old = storage.find_volume(conn, desktop.disk)
-    if base is None or old is None:
-        raise VmguiError(f"The images of {dom.name()} are not in a storage pool.")
-    children = backing_files(conn).get(old.path, [])
+    if base is None:
+        raise VmguiError(f"The golden image {target.path} of {dom.name()} is not in a storage pool.")
+    children = [os.path.basename(path) for path in desktop.mark.links if storage.find_volume(conn, path)]
     if children:
         raise VmguiError(f"{dom.name()} cannot be reset: {', '.join(sorted(children))} build on its disk "
                          "(a linked copy of it); remove them first.")
     if dom.hasManagedSaveImage(0):
         dom.managedSaveRemove(0)  # its memory belongs to the disk being thrown away
-    storage.delete_volume(conn, old.path)
-    storage.create_overlay(conn, base, old.name)
-    write_mark(dom, replace(desktop.mark, version=target.number))
+    # Another vmgui may reset the same desktop at the same moment (both saw it stop): whichever makes the
+    # fresh overlay first wins, and the other takes it as done.
+    storage.delete_volume(conn, desktop.disk)
+    with contextlib.suppress(storage.VolumeExists):
+        storage.create_overlay(conn, base, os.path.basename(desktop.disk))
+    write_mark(dom, replace(desktop.mark, version=target.number, links=()))
     return _desktop(dom)
 
 
@@ -112,7 +125,7 @@ def resets_on_shutdown(conn: libvirt.virConnect, uuid: str) -> bool:
     if desktop is None:
         return False
     try:
-        return find_pool(conn, desktop.pool).mode == "reset"
+        return pool_of(conn, desktop.mark).mode == "reset"
     except VmguiError:
         return False
 
@@ -160,6 +173,10 @@ def copy_desktop(conn: libvirt.virConnect, uuid: str, name: str, *, linked: bool
     made = clone_guest(conn, uuid, name, modes)
     copy = conn.lookupByUUIDString(made.uuid)
     metadata.write_part(copy, DESKTOP, None)  # a copy is nobody's desktop
+    if linked:
+        disks = [d.path for d in inspect_disks(conn, copy) if d.path and d.path != desktop.disk]
+        links = [p for p in disks if backing_file(conn, p) == desktop.disk]
+        write_mark(dom, replace(desktop.mark, links=(*desktop.mark.links, *links)))
     return made.uuid
 
 

@@ -9,6 +9,7 @@ from vmgui.core import metadata
 
 DESKTOP = "desktop"
 GOLDEN = "golden"
+POOLS = "pools"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class DesktopMark:
     version: int       # the golden image version its overlay builds on
     user: str | None   # the user it is assigned to
     disk: str          # its overlay
+    golden: str = ""   # the UUID of the golden image's source guest, where its pool is defined
+    links: tuple[str, ...] = ()  # linked copies made on its overlay (their disks): they block a reset
 
 
 def mark_from_part(part: ET.Element | None) -> DesktopMark | None:
@@ -29,13 +32,18 @@ def mark_from_part(part: ET.Element | None) -> DesktopMark | None:
         version = int(part.get("version", "0"))
     except ValueError:
         version = 0
-    return DesktopMark(part.get("pool", ""), version, part.get("user") or None, part.get("disk", ""))
+    return DesktopMark(part.get("pool", ""), version, part.get("user") or None, part.get("disk", ""),
+                       part.get("golden", ""), tuple(part.get("links", "").split("|")) if part.get("links") else ())
 
 
 def part_from_mark(mark: DesktopMark) -> ET.Element:
     attrs = {"pool": mark.pool, "version": str(mark.version), "disk": mark.disk}
     if mark.user:
         attrs["user"] = mark.user
+    if mark.golden:
+        attrs["golden"] = mark.golden
+    if mark.links:
+        attrs["links"] = "|".join(mark.links)
     return ET.Element(DESKTOP, attrs)
 
 
@@ -51,7 +59,11 @@ def desktop_mark(domain_root: ET.Element) -> DesktopMark | None:
     return mark_from_part(plain)
 
 
-def is_golden(domain_root: ET.Element) -> bool:
-    """The domain is the source of a golden image."""
+def golden_stamp(domain_root: ET.Element) -> str:
+    """For the source of a golden image, its versions and pools as text (so a change to them is a change
+    to the guest); "" for any other domain."""
     element = metadata.guest_element(domain_root)
-    return element is not None and element.find(f"{{{metadata.NAMESPACE}}}{GOLDEN}") is not None
+    if element is None or element.find(f"{{{metadata.NAMESPACE}}}{GOLDEN}") is None:
+        return ""
+    parts = [element.find(f"{{{metadata.NAMESPACE}}}{tag}") for tag in (GOLDEN, POOLS)]
+    return "".join(ET.tostring(p, encoding="unicode") for p in parts if p is not None)

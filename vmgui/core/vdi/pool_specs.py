@@ -15,9 +15,11 @@ from vmgui.core import metadata
 from vmgui.core.clone import names_from_pattern
 from vmgui.core.errors import VmguiError
 from vmgui.core.new_guest import name_problem
+from vmgui.core.vdi import marks
 from vmgui.core.vdi.golden import GoldenImage, GoldenVersion, read_golden
+from vmgui.core.vdi.marks import DesktopMark
 
-POOLS = "pools"
+POOLS = marks.POOLS
 MODES = ("persistent", "reset")
 MODE_LABELS = {"persistent": "Persistent: the user's changes stay",
                "reset": "Reset on shutdown: back to the golden image each time it is shut down"}
@@ -41,13 +43,15 @@ def read_pools(conn: libvirt.virConnect) -> list[PoolSpec]:
     found = []
     for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT):
         part = metadata.read_part(dom, POOLS)
-        for el in part.findall("pool") if part is not None else ():
-            found.append(PoolSpec(
-                name=el.get("name", ""), golden_uuid=dom.UUIDString(), size=_int(el.get("size")) or 0,
-                pattern=el.get("pattern", ""), mode=el.get("mode", "persistent"),
-                memory_mib=_int(el.get("memory")), vcpus=_int(el.get("vcpus")),
-                prestarted=_int(el.get("prestarted")) or 0, version=_int(el.get("version"))))
+        found += [_spec_from(el, dom.UUIDString()) for el in (part.findall("pool") if part is not None else ())]
     return sorted(found, key=lambda p: p.name)
+
+
+def _spec_from(el: ET.Element, golden_uuid: str) -> PoolSpec:
+    return PoolSpec(name=el.get("name", ""), golden_uuid=golden_uuid, size=_int(el.get("size")) or 0,
+                    pattern=el.get("pattern", ""), mode=el.get("mode", "persistent"),
+                    memory_mib=_int(el.get("memory")), vcpus=_int(el.get("vcpus")),
+                    prestarted=_int(el.get("prestarted")) or 0, version=_int(el.get("version")))
 
 
 def find_pool(conn: libvirt.virConnect, pool_name: str) -> PoolSpec:
@@ -55,6 +59,21 @@ def find_pool(conn: libvirt.virConnect, pool_name: str) -> PoolSpec:
     if spec is None:
         raise VmguiError(f"There is no desktop pool named '{pool_name}'.")
     return spec
+
+
+def pool_of(conn: libvirt.virConnect, mark: DesktopMark) -> PoolSpec:
+    """A desktop's pool: read from its golden image alone when the desktop names it (fast on a host with
+    many guests), else found among every pool of the host."""
+    if mark.golden:
+        try:
+            golden = conn.lookupByUUIDString(mark.golden)
+        except libvirt.libvirtError:
+            golden = None
+        part = metadata.read_part(golden, POOLS) if golden is not None else None
+        for el in part.findall("pool") if part is not None else ():
+            if el.get("name") == mark.pool:
+                return _spec_from(el, mark.golden)
+    return find_pool(conn, mark.pool)
 
 
 def pool_version(conn: libvirt.virConnect, spec: PoolSpec) -> GoldenVersion:

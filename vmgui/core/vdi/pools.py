@@ -165,7 +165,7 @@ def _make_desktop(conn: libvirt.virConnect, golden: libvirt.virDomain, spec: Poo
         if spec.vcpus:
             xml.vcpus = spec.vcpus
         dom = conn.defineXML(xml.to_xml())
-        desk.write_mark(dom, DesktopMark(spec.name, version.number, None, overlay.path))
+        desk.write_mark(dom, DesktopMark(spec.name, version.number, None, overlay.path, spec.golden_uuid))
     except BaseException:
         if dom is not None:
             undefine(dom)
