@@ -39,3 +39,23 @@ def test_viewer_mode_conflicts_are_usage_errors(argv: list[str], capsys: pytest.
         parse(argv)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and ("leave out --connect and --console" in err or "--kiosk-quit needs --kiosk" in err)
+
+
+def test_the_portal_for_a_user_on_a_remote_host_in_kiosk_mode() -> None:
+    opts = parse(["--desktops", "--user", " alice ", "--kiosk", "-c", "qemu+ssh://root@vdi.example/system"])
+    assert opts.desktops and opts.user == "alice" and opts.kiosk
+    assert opts.connect == ("qemu+ssh://root@vdi.example/system",)
+    assert parse(["--desktops"]).user is None  # the local account's desktops
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--desktops", "vnc://h:1"], "--desktops opens the portal"),
+    (["--desktops", "--console", "a"], "--desktops opens the portal"),
+    (["--user", "alice"], "--user goes with --desktops"),
+    (["--desktops", "--user", " "], "--user needs a name"),
+])
+def test_portal_option_mistakes_are_usage_errors(argv: list[str], message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
