@@ -105,14 +105,21 @@ class PortalWindow(QMainWindow):
         self._free: list[tuple[Connection, str, int]] = []  # pools with free desktops: conn, pool, count
         self._pools_timer = QTimer(self, singleShot=True, interval=300)
         self._pools_timer.timeout.connect(lambda: self.tasks.spawn(self._read_free_pools()))
-        manager.connection_added.connect(lambda _c: self._contents_changed())
+        self._refresh_timer = QTimer(self, singleShot=True, interval=100)  # a burst of changes is one refresh
+        self._refresh_timer.timeout.connect(self._contents_changed)
+        manager.connection_added.connect(self._watch)
         for conn in manager.connections:
-            conn.state_changed.connect(self._contents_changed)
+            self._watch(conn)
         if kiosk:
             self.console_window.kiosk = True
             leave = QShortcut(QKeySequence("Ctrl+Alt+Shift+Q"), self)
             leave.activated.connect(self._leave_kiosk)
         self._contents_changed()
+
+    def _watch(self, conn: Connection) -> None:
+        conn.state_changed.connect(self._refresh_timer.start)
+        conn.guests_changed.connect(lambda _changes: self._refresh_timer.start())
+        self._refresh_timer.start()
 
     def _button(self, text: str, name: str, slot: object, tip: str) -> QPushButton:
         button = QPushButton(text)
@@ -145,6 +152,8 @@ class PortalWindow(QMainWindow):
         has = bool(self.mine())
         self.grid.setVisible(has)
         self.empty.setVisible(not has)
+        if has:
+            self.grid.grid_model.rebuild_if_stale()
         if not has:
             hosts = [c for c in self.manager.connections if c.is_connected]
             where = ", ".join(c.name for c in hosts) if hosts else "no host yet (connecting…)"
