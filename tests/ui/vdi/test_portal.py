@@ -149,3 +149,21 @@ def test_a_user_without_a_desktop_can_take_a_free_one(aloop: asyncio.AbstractEve
         wait_until(lambda: portal.findChild(QPushButton, "claim_office") is None, what="the offer gone")
     finally:
         run(manager.close_all())
+
+
+def test_a_user_gets_a_pre_started_desktop_and_the_next_one_is_started(
+        aloop: asyncio.AbstractEventLoop, raw: libvirt.virConnect, qtbot: QtBot, settings: Settings) -> None:
+    gold = raw.lookupByName("gold").UUIDString()
+    save_pool(raw, PoolSpec("office", gold, 4, "desk-{n}", prestarted=1))
+    pools.provision(raw, "office")
+    assert pools.prestart(raw, "office") == ["desk-3"]
+    portal, manager = portal_for("carol", qtbot, settings)
+    try:
+        wait_until(lambda: portal.findChild(QPushButton, "claim_office") is not None, what="the offer")
+        button = portal.findChild(QPushButton, "claim_office")
+        assert button is not None
+        button.click()
+        wait_until(lambda: tiles(portal) == ["desk-3\nRunning (booted) · office"], what="the running desktop")
+        wait_until(lambda: bool(raw.lookupByName("desk-4").isActive()), what="the next one pre-started")
+    finally:
+        run(manager.close_all())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 
 import libvirt
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -23,7 +24,7 @@ from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
-from vmgui.core.vdi import desktops
+from vmgui.core.vdi import desktops, pools
 from vmgui.core.vdi.pool_specs import read_pools
 from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.console.console_view import ConsoleView
@@ -33,6 +34,7 @@ from vmgui.ui.settings import Settings
 from vmgui.ui.tasks import TaskGroup
 from vmgui.ui.thumbnails import Thumbnails
 
+log = logging.getLogger(__name__)
 TILE = QSize(320, 240)
 KIOSK_EXIT_COMBO = "ctrl+alt+shift+q"
 
@@ -202,6 +204,10 @@ class PortalWindow(QMainWindow):
             show_error(self, "Get a desktop", str(err))
             return
         self.status.setText(f"{desktop.name} is yours now.")
+        try:  # keep the pool's number of pre-started free desktops for the next user
+            await conn.call(lambda c: pools.prestart(c, pool))
+        except (VmguiError, libvirt.libvirtError) as err:
+            log.warning("could not pre-start desktops of %s: %s", pool, err)
 
     # ---- actions ------------------------------------------------------------------------------------
 
