@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QToolBar,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -40,6 +41,7 @@ from vmgui.ui.state_icons import state_icon
 from vmgui.ui.tags_dialog import TagsDialog
 from vmgui.ui.tasks import TaskGroup
 from vmgui.ui.thumbnails import Thumbnails
+from vmgui.ui.vdi.demo_offer import DemoOffer
 from vmgui.ui.vdi.vdi_menu import VdiMenu
 
 if TYPE_CHECKING:
@@ -84,7 +86,14 @@ class MainWindow(QMainWindow):
         self.views = QStackedWidget()
         self.views.addWidget(self.tree)
         self.views.addWidget(self.grid)
-        self.setCentralWidget(self.views)
+        self.demo_offer = DemoOffer(manager, self.tasks, show_portal=lambda: self.vdi.show_portal())
+        central = QWidget()  # the demo banner (shown on a host with no guests) above the views
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.demo_offer)
+        column.addWidget(self.views, 1)
+        self.setCentralWidget(central)
 
         self.guest_actions = GuestActions(self, self.selected_guests, self.tasks)
         self.vdi = VdiMenu(self, manager, self._one_selected, self.open_console)

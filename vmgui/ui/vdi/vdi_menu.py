@@ -13,6 +13,7 @@ from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.guest import GuestInfo
 from vmgui.ui.console.console_view import ConsoleView
+from vmgui.ui.vdi.demo_offer import DemoOffer
 
 if TYPE_CHECKING:
     from vmgui.ui.vdi.golden_dialog import GoldenDialog
@@ -57,6 +58,11 @@ class VdiMenu(QObject):
         menu.addAction(self.pools_action)
         menu.addSeparator()
         menu.addAction(self.publish_action)
+        demo = self.window.findChild(DemoOffer)  # the main window's demo banner owns the demo pool's actions
+        if demo is not None:
+            menu.addSeparator()
+            menu.addAction(demo.try_action)
+            menu.addAction(demo.remove_action)
 
     def selection_changed(self) -> None:
         self.publish_action.setEnabled(self._one_selected() is not None)
