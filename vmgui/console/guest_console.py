@@ -78,10 +78,11 @@ class GuestConsole:
     """Keeps `session` connected to the guest `uuid` on `connection` while the guest runs."""
 
     def __init__(self, connection: Connection, uuid: str, session: ConsoleSession,
-                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS, kinds: tuple[str, ...] = CONSOLE_TYPES) -> None:
         self.connection = connection
         self.uuid = uuid
         self.session = session
+        self.kinds = kinds  # the display types to use, in order of preference
         self.status = ConsoleStatus(ConsoleState.CONNECTING)
         self.status_changed: Callbacks[[ConsoleStatus]] = Callbacks()
         self._retry_delays = retry_delays
@@ -134,7 +135,7 @@ class GuestConsole:
         self._set_status(ConsoleStatus(ConsoleState.CONNECTING, "looking up the guest's display"))
         try:
             endpoint = await self.connection.call(
-                lambda conn: find_endpoint(conn, self.uuid, self.connection.uri))
+                lambda conn: find_endpoint(conn, self.uuid, self.connection.uri, self.kinds))
         except NotRunning:
             self.session.close()
             self._set_status(ConsoleStatus(ConsoleState.NOT_RUNNING, "start the guest to see its screen"))

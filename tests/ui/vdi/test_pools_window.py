@@ -15,9 +15,11 @@ from tests.ui.vdi.test_portal import URI, raw  # noqa: F401  (the same admin set
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.vdi import desktops, golden, pools
 from vmgui.core.vdi.pool_specs import read_pools
+from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.settings import Settings
 from vmgui.ui.vdi.pools_window import PoolsWindow
+from vmgui.ui.vdi.screen_watch import ScreenWatch
 
 
 @pytest.fixture
@@ -89,8 +91,26 @@ def test_reassign_free_copy_and_watch_a_desktop(window: PoolsWindow, raw: libvir
     assert desktops.read_desktop(copy) is None and window.table_model.rowCount() == 3  # not in the pool
     copy.undefine()
     raw.lookupByName("desk-1").create()
-    view = window._watch(conn, conn.guests[guest.uuid])
-    assert view.display.view_only and view.title == "desk-1 (view only)"
+    view = run(window._watch(conn, conn.guests[guest.uuid]))
+    assert isinstance(view, ConsoleView) and view.display.view_only and view.title == "desk-1 (view only)"
+    assert view.controller.kinds == ("vnc",)  # VNC clients share the display; SPICE would take it over
+
+
+def test_a_spice_only_desktop_is_watched_through_screenshots(window: PoolsWindow, raw: libvirt.virConnect) -> None:  # noqa: F811
+    dom = raw.lookupByName("desk-2")
+    xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).replace("</devices>", "<graphics type='spice'/></devices>")
+    raw.defineXML(xml)  # the same desktop (its metadata too), now with a SPICE display only
+    dom.create()
+    conn = window.manager.connections[0]
+    wait_until(lambda: conn.guests[dom.UUIDString()].state.is_active, what="running")
+    watch = run(window._watch(conn, conn.guests[dom.UUIDString()]))
+    assert isinstance(watch, ScreenWatch) and watch.windowTitle() == "desk-2 (view only) — vmgui"
+    wait_until(lambda: watch.pictures >= 2, what="two pictures of the screen")
+    pixmap = watch.screen_label.pixmap()
+    assert not pixmap.isNull() and pixmap.width() > 100
+    dom.destroy()
+    wait_until(lambda: watch.screen_label.text() == "The desktop is not running.", what="the stopped desktop said")
+    watch.close()
 
 
 def test_removing_a_pool_asks_first_and_names_the_users(window: PoolsWindow, raw: libvirt.virConnect,  # noqa: F811

@@ -9,6 +9,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
 from vmgui.console.any_session import AnySession
+from vmgui.console.graphics import CONSOLE_TYPES
 from vmgui.console.guest_console import GuestConsole
 from vmgui.core.connection import Connection
 from vmgui.ui.console.console_view import ConsoleView
@@ -60,11 +61,12 @@ class ConsoleWindow(QMainWindow):
 
     def open_guest(self, connection: Connection, uuid: str, *, view_only: bool = False) -> ConsoleView:
         """Show the guest's console (a new tab, or the one already open) and bring the window up; with
-        `view_only`, no input reaches the guest."""
+        `view_only`, no input reaches the guest and only VNC is used (its clients share the display,
+        while a second SPICE client would take the guest's screen from its user)."""
         view = self.find_guest(connection, uuid)
         if view is None:
             session = AnySession()
-            console = GuestConsole(connection, uuid, session)
+            console = GuestConsole(connection, uuid, session, kinds=("vnc",) if view_only else CONSOLE_TYPES)
             view = ConsoleView(console, session)
             view.set_view_only(view_only)
             self.add_view(view)

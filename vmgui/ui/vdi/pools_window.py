@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vmgui.console.graphics import graphics_of
 from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.errors import VmguiError
@@ -270,12 +271,29 @@ class PoolsWindow(QMainWindow):
     def _open(self, conn: Connection, guest: GuestInfo) -> ConsoleView:
         return self._open_console(conn, guest.uuid)
 
-    def _watch(self, conn: Connection, guest: GuestInfo) -> ConsoleView:
-        """The user's screen, view only: the helpdesk sees what the user sees, and types nothing."""
-        return self._open_console(conn, guest.uuid, view_only=True)
+    async def _watch(self, conn: Connection, guest: GuestInfo) -> QWidget | None:
+        """The user's screen, view only: the helpdesk sees what the user sees, and types nothing. Through
+        VNC, whose clients share the display; a desktop with only SPICE (one viewer at a time) is
+        watched through screenshots instead, so its user keeps the session."""
+        try:
+            kinds = await conn.call(lambda c: [g.type for g in graphics_of(c.lookupByUUIDString(guest.uuid)
+                                                                            .XMLDesc(0))])
+        except libvirt.libvirtError as err:
+            show_error(self, "Watch", err.get_error_message())
+            return None
+        if "vnc" in kinds or "spice" not in kinds:
+            return self._open_console(conn, guest.uuid, view_only=True)
+        from vmgui.ui.vdi.screen_watch import ScreenWatch
+
+        watch = ScreenWatch(conn, guest.uuid, guest.name)
+        watch.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        watch.show()
+        return watch
 
     def _watch_uuid(self, conn: Connection, uuid: str) -> None:
-        self._open_console(conn, uuid, view_only=True)
+        guest = conn.guests.get(uuid)
+        if guest is not None:
+            self.tasks.spawn(self._watch(conn, guest))
 
     async def _start(self, conn: Connection, guest: GuestInfo) -> None:
         await self._run(conn, f"Starting {guest.name}…", lambda c: desktops.start(c, guest.uuid),
