@@ -252,7 +252,7 @@ def _build_into(out: Path, job: _Job = _NO_JOB) -> None:
 
     job.progress(f"Looking up Debian's kernel package ({KERNEL_META_PACKAGE})…")
     kernel_package = resolve_kernel_package(job)
-    job.progress(f"Downloading {kernel_package} with apt-get (about 100 MB)…")
+    job.progress(f"Downloading {kernel_package} with apt-get (about 70 MB)…")
     kernel_deb = _apt_download(kernel_package, downloads, job)
     job.progress(f"Unpacking the kernel from {kernel_package}…")
     # One pass over the package: the kernel, its config and the modules the guest may need.

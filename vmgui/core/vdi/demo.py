@@ -181,7 +181,8 @@ def _build(conn: libvirt.virConnect, progress: Progress, cancel: threading.Event
     kernel = _volume(conn, names.storage_pool, names.kernel)
     initrd = _volume(conn, names.storage_pool, names.initrd)
     if kernel is None or initrd is None:
-        step("Building the tiny Linux guest from Debian packages (the first time takes a minute or so)…")
+        step("Building the tiny Linux guest from Debian packages (the first time downloads Debian's kernel, "
+             "about 70 MB)…")
         files = ensure_tiny_guest(cache_dir, progress=progress, cancel=cancel)
         for there, name, path in ((kernel, names.kernel, files.kernel), (initrd, names.initrd, files.initrd)):
             if there is None:
@@ -337,8 +338,8 @@ def _undo(conn: libvirt.virConnect, names: DemoNames, made: _Made) -> None:
         source, number = made.version
         attempt(f"golden image v{number}", lambda: golden.retire(conn, source, number))
     if made.golden_uuid is not None:
-        dom = conn.lookupByUUIDString(made.golden_uuid)
-        attempt(names.golden, lambda: undefine(dom))
+        golden_uuid = made.golden_uuid
+        attempt(names.golden, lambda: undefine(conn.lookupByUUIDString(golden_uuid)))
     for path in reversed(made.volumes):
         attempt(path, functools.partial(storage.delete_volume, conn, path))
     if made.storage_pool:
