@@ -150,8 +150,9 @@ def test_two_processes_provisioning_one_pool_make_it_exactly_full(system_uri: st
         assert [proc.returncode for proc in procs] == [0, 0], results
         have = desktops.desktops(conn, pool)
         assert [d.name for d in have] == [f"{PREFIX}race-{n:02}-{os.getpid()}" for n in range(1, 17)]
-        overlays = [v.path for v in storage.list_volumes(conn, storage.find_volume(conn, have[0].disk).pool)
-                    if "race-" in v.name]
+        volume = storage.find_volume(conn, have[0].disk)
+        assert volume is not None
+        overlays = [v.path for v in storage.list_volumes(conn, volume.pool) if "race-" in v.name]
         assert sorted(overlays) == sorted(d.disk for d in have)  # no orphan overlay, none lost
     finally:
         if any(p.name == pool for p in read_pools(conn)):
