@@ -80,10 +80,11 @@ class Endpoint:
     secure_channels: tuple[str, ...] = ()  # SPICE channels that must use TLS ("main", "display", ...)
     usb_autoshare: bool = False  # SPICE: redirect USB devices plugged in while connected
     usb_filter: str = ""  # SPICE: which devices auto-redirect (usbredir filter rules)
+    tunnel: tuple[str, ...] = ()  # kind "fd" through ssh: the command that opens another stream (SPICE channels)
 
     def describe(self) -> str:
         if self.kind == "fd":
-            return "a socket from libvirt"
+            return f"an ssh tunnel to {self.tunnel[-1]}" if self.tunnel else "a socket from libvirt"
         if self.kind == "unix":
             return self.path
         host = self.host if ":" not in self.host else f"[{self.host}]"
@@ -123,6 +124,16 @@ def tcp_endpoint(device: Graphics, uri: str) -> Endpoint:
         host = listen
     return Endpoint("tcp", host=host, port=device.port or 0, password=device.password, protocol=_protocol(device),
                     tls_port=device.tls_port or 0)
+
+
+def loopback_target(device: Graphics, uri: str) -> tuple[str, int] | None:
+    """(address, port) of a display on a remote host that listens only on that host's loopback (so it is
+    reached through that host, e.g. by ssh), else None."""
+    remote = host_of_uri(uri)
+    listen = device.listen.strip("[]")
+    if not remote or remote in _LOOPBACK or listen not in {a.strip("[]") for a in _LOOPBACK} or not device.port:
+        return None
+    return listen, device.port
 
 
 def _protocol(device: Graphics) -> Literal["vnc", "spice"]:

@@ -12,8 +12,16 @@ import logging
 
 import libvirt
 
-from vmgui.console.graphics import CONSOLE_TYPES, Endpoint, console_graphics, graphics_of, tcp_endpoint
+from vmgui.console.graphics import (
+    CONSOLE_TYPES,
+    Endpoint,
+    console_graphics,
+    graphics_of,
+    loopback_target,
+    tcp_endpoint,
+)
 from vmgui.console.session import ConsoleSession
+from vmgui.console.ssh_tunnel import open_stream, ssh_argv
 from vmgui.console.state import CLOSED, ConsoleState, ConsoleStatus
 from vmgui.core.connection import Connection, GuestChanges
 from vmgui.core.domstate import GuestState
@@ -68,6 +76,15 @@ def find_endpoint(conn: libvirt.virConnect, uuid: str, uri: str,
             return Endpoint("fd", fd=fd)
         except libvirt.libvirtError as err:  # old hypervisor, or a driver without it: use the address
             log.debug("openGraphicsFD failed, using the listen address: %s", err)
+    target = loopback_target(device, uri)
+    argv = ssh_argv(uri, *target) if target is not None else None
+    if argv is not None:  # a qemu+ssh host whose display listens on its loopback: through ssh, as libvirt
+        try:
+            fd = open_stream(argv)
+        except OSError as err:
+            raise VmguiError(f"Could not start ssh to reach the console: {err}") from err
+        return Endpoint("fd", fd=fd, password=device.password, protocol="spice" if device.type == "spice" else "vnc",
+                        tunnel=tuple(argv))
     try:
         return tcp_endpoint(device, uri)
     except ValueError as err:

@@ -26,6 +26,7 @@ from vmgui.console.gi_ctypes import set_bytes_property  # noqa: E402
 from vmgui.console.graphics import Endpoint  # noqa: E402
 from vmgui.console.session import BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, WHEEL_DOWN, WHEEL_UP  # noqa: E402
 from vmgui.console.session_base import HANDSHAKE_TIMEOUT_S, SessionBase  # noqa: E402
+from vmgui.console.ssh_tunnel import open_stream  # noqa: E402
 from vmgui.console.state import CLOSED, ConsoleState, CursorImage  # noqa: E402
 from vmgui.core.observable import Callbacks  # noqa: E402
 
@@ -292,6 +293,10 @@ class SpiceSession(SessionBase):
         if session is not self._session:
             return
         _connect(channel, "channel-event", self._on_channel_event)
+        endpoint = self._endpoint
+        if endpoint is not None and endpoint.tunnel:  # every channel is a stream of its own through ssh
+            argv = list(endpoint.tunnel)
+            _connect(channel, "open-fd", lambda ch, _tls: ch.open_fd(open_stream(argv)))
         if isinstance(channel, Spice.MainChannel):
             self._main = channel
             _connect(channel, "notify::agent-connected", self._on_agent_update)
