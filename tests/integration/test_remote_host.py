@@ -16,6 +16,7 @@ from tests.helpers import run, wait_until
 from tests.integration.conftest import PREFIX, TinyGuest
 from tests.integration.ssh_host import ssh_system_uri  # noqa: F401  (the fixture)
 from tests.integration.test_console import differing_pixels, guest_screen, settle, uuid_of
+from vmgui.console.any_session import AnySession
 from vmgui.console.state import ConsoleState
 from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
@@ -44,6 +45,7 @@ def test_a_console_on_a_remote_host_comes_through_ssh(protocol: str, request: py
     qtbot.addWidget(window)
     view = window.open_guest(remote, uuid_of(remote, guest.name))
     wait_until(lambda: view.session.frames > 0, timeout=60, what="the first frame through ssh")
+    assert isinstance(view.session, AnySession)
     endpoint = view.session.endpoint
     assert endpoint is not None and endpoint.kind == "fd" and endpoint.tunnel[0] == "ssh"
     assert endpoint.protocol == protocol and "-W" in endpoint.tunnel  # to the display on the host's loopback
