@@ -65,7 +65,8 @@ def test_clipboard_is_shared_both_ways_only_when_turned_on(view: ConsoleView,
                                                            running_desktop_guest: DesktopGuest) -> None:
     tools = view.spice_tools
     assert tools is not None and not tools.clipboard_action.isChecked()
-    assert "no SPICE agent" not in tools.clipboard_action.toolTip()
+    # the toolbar hears of the agent through the session's status a moment after the agent connects
+    wait_until(lambda: "no SPICE agent" not in tools.clipboard_action.toolTip(), what="the agent in the tooltip")
     clipboard = QGuiApplication.clipboard()
     clipboard.setText("vmgui-host-1")
     tools.clipboard_action.trigger()  # sharing on: the host's text is offered to the guest
