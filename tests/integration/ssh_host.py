@@ -9,11 +9,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import libvirt
 import pytest
 
 from tests.integration.conftest import unavailable
+from vmgui.core import storage
 
 
 def _global_ipv4() -> str:
@@ -57,7 +59,8 @@ def ssh_system_uri(system_uri: str, tmp_path_factory: pytest.TempPathFactory) ->
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     port = _free_port(address)
     proc = subprocess.Popen([sshd, "-D", "-e", "-f", "/dev/null", "-h", str(d / "host_key"),
-                             "-o", f"ListenAddress={address}:{port}", "-o", f"AuthorizedKeysFile={d}/authorized_keys",
+                             "-o", f"ListenAddress={address}:{port}",
+                             "-o", f"AuthorizedKeysFile={d}/authorized_keys .ssh/authorized_keys",
                              "-o", "PermitRootLogin=prohibit-password", "-o", "PasswordAuthentication=no",
                              "-o", "StrictModes=no", "-o", "UsePAM=no", "-o", "PidFile=none",
                              "-o", "Subsystem=sftp internal-sftp"],
@@ -78,3 +81,32 @@ def ssh_system_uri(system_uri: str, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+SECOND_USER = "vmgui-it-host2"
+
+
+@pytest.fixture(scope="session")
+def second_host_uri(ssh_system_uri: str) -> Iterator[str]:
+    """Another host: a user's own libvirt (qemu:///session, its own guests and storage) reached over ssh,
+    as a second machine would be. It has a default storage pool in that user's home."""
+    if subprocess.run(["id", SECOND_USER], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", SECOND_USER], check=True)
+    # no password, but not locked: sshd without PAM refuses a locked account even with a good key
+    subprocess.run(["usermod", "--password", "*", SECOND_USER], check=True)
+    key = parse_qs(urlsplit(ssh_system_uri).query)["keyfile"][0]
+    ssh_dir = Path(f"/home/{SECOND_USER}/.ssh")  # sshd reads a user's keys as that user
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(Path(f"{key}.pub").read_text())
+    subprocess.run(["chown", "-R", f"{SECOND_USER}:", str(ssh_dir)], check=True)
+    base = urlsplit(ssh_system_uri)
+    uri = urlunsplit(base._replace(netloc=f"{SECOND_USER}@{base.hostname}:{base.port}", path="/session"))
+    conn = libvirt.open(uri)
+    try:
+        try:
+            conn.storagePoolLookupByName(storage.DEFAULT_POOL)
+        except libvirt.libvirtError:
+            storage.create_default_pool(conn, f"/home/{SECOND_USER}/.local/share/libvirt/images")
+    finally:
+        conn.close()
+    yield uri

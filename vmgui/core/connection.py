@@ -469,6 +469,13 @@ class Connection:
             raise VmguiError(f"Not connected to {self.name}.")
         return await asyncio.to_thread(work, session.conn)
 
+    async def call_with(self, other: Connection, work: Callable[[libvirt.virConnect, libvirt.virConnect], T]) -> T:
+        """Run blocking libvirt work that needs this host and `other` (copying between hosts) in a worker."""
+        mine, theirs = self._session, other._session
+        if mine is None or theirs is None:
+            raise VmguiError(f"Not connected to {(self if mine is None else other).name}.")
+        return await asyncio.to_thread(work, mine.conn, theirs.conn)
+
     @staticmethod
     def _lookup(conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain:
         try:

@@ -211,6 +211,85 @@ def copy_volume(conn: libvirt.virConnect, source: VolumeInfo, name: str,
     return _volume_info(source.pool, outcome)
 
 
+def copy_volume_to(conn: libvirt.virConnect, source: VolumeInfo, target: libvirt.virConnect, pool_name: str,
+                   name: str, progress: Callable[[float], None] | None = None, *, read_only: bool = False,
+                   cancel: threading.Event | None = None) -> VolumeInfo:
+    """A copy of `source` (on `conn`) in the pool `pool_name` of another host `target` (blocking): its
+    bytes are downloaded and uploaded through libvirt streams, so it works between any two hosts.
+    `read_only` makes the copy mode 0444. Nothing is left on `target` when it fails or is cancelled."""
+    _pool_for_new_volume(target, pool_name, name)
+    if not read_only:
+        return _stream_copy(conn, source, target, pool_name, name, progress, cancel, read_only=False)
+    try:  # a daemon running as root writes into a 0444 file it just made
+        return _stream_copy(conn, source, target, pool_name, name, progress, cancel, read_only=True)
+    except _StreamRefused:
+        pass
+    # a user's own daemon cannot: upload a writable file, then copy it on that host into a 0444 one
+    upload = _stream_copy(conn, source, target, pool_name, f"{name}.upload", progress, cancel, read_only=False)
+    try:
+        return copy_volume(target, upload, name, read_only=True)
+    finally:
+        delete_volume(target, upload.path)
+
+
+class _StreamRefused(VmguiError):
+    """The other host made the volume but would not open it for the upload."""
+
+
+def _stream_copy(conn: libvirt.virConnect, source: VolumeInfo, target: libvirt.virConnect, pool_name: str,
+                 name: str, progress: Callable[[float], None] | None, cancel: threading.Event | None, *,
+                 read_only: bool) -> VolumeInfo:
+    pool = _pool_for_new_volume(target, pool_name, name)
+    source_vol = conn.storageVolLookupByPath(source.path)
+    size = int(source_vol.info()[2]) or source.allocation  # the file's bytes (a qcow2's, not its capacity)
+    mode = "<permissions><mode>0444</mode></permissions>" if read_only else ""
+    xml = (f"<volume><name>{name}</name><capacity unit='bytes'>{source.capacity}</capacity>"
+           f"<target><format type='{source.format or 'raw'}'/>{mode}</target></volume>")
+    try:
+        vol = pool.createXML(xml, 0)
+    except libvirt.libvirtError as err:
+        raise VmguiError(f"Could not create '{name}' in '{pool_name}': {err.get_error_message()}") from err
+    down, up = conn.newStream(0), target.newStream(0)
+    try:
+        try:
+            vol.upload(up, 0, 0, 0)
+        except libvirt.libvirtError as err:
+            raise _StreamRefused(err.get_error_message()) from err
+        source_vol.download(down, 0, 0, 0)  # the whole file
+        done = 0
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise VmguiError("Cancelled: nothing was left behind.")
+            chunk = down.recv(1 << 20)
+            if isinstance(chunk, int) or not chunk:
+                break
+            _send(up, chunk)
+            done += len(chunk)
+            if progress is not None and size:
+                progress(min(1.0, done / size))
+        down.finish()
+        up.finish()
+    except BaseException as err:
+        for stream in (down, up):
+            with contextlib.suppress(libvirt.libvirtError):
+                stream.abort()
+        with contextlib.suppress(libvirt.libvirtError):
+            vol.delete(0)
+        if isinstance(err, libvirt.libvirtError):
+            raise VmguiError(f"Could not copy {source.name} to the other host: {err.get_error_message()}") from err
+        raise
+    return _volume_info(pool_name, vol)
+
+
+def _send(stream: libvirt.virStream, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        sent = stream.send(bytes(view))
+        if sent < 0:
+            raise VmguiError("the other host stopped taking the image's bytes")
+        view = view[sent:]
+
+
 def create_overlay(conn: libvirt.virConnect, base: VolumeInfo, name: str) -> VolumeInfo:
     """A new qcow2 image in `base`'s pool whose backing file is `base` (blocking; instant, holds only changes)."""
     pool = _pool_for_new_volume(conn, base.pool, name)

@@ -21,6 +21,7 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.guest_delete import backing_files
 
 PART = "golden"
+REPLICA = "replica"  # on another host's copy of a golden image: which image it copies
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ def golden_images(conn: libvirt.virConnect) -> list[GoldenImage]:
 def publish(conn: libvirt.virConnect, source_uuid: str, note: str = "") -> GoldenVersion:
     """Publish the shut-off guest's first disk as the next version of its golden image."""
     dom = conn.lookupByUUIDString(source_uuid)
+    if replica_of(dom):
+        raise VmguiError(f"{dom.name()} is a copy of a golden image from another host: publish new versions "
+                         "there and copy them here.")
     if dom.isActive():
         raise VmguiError(f"Shut {dom.name()} down first: a golden image is published from a shut-off guest, "
                          "so that its disk is consistent.")
@@ -91,6 +95,19 @@ def publish(conn: libvirt.virConnect, source_uuid: str, note: str = "") -> Golde
         storage.delete_volume(conn, copy.path)
         raise
     return version
+
+
+def record_version(dom: libvirt.virDomain, version: GoldenVersion) -> None:
+    """Add a version made elsewhere (a copy from another host) to the guest's golden image."""
+    current = read_golden(dom)
+    kept = tuple(v for v in (current.versions if current else ()) if v.number != version.number)
+    _write(dom, tuple(sorted((*kept, version), key=lambda v: v.number)))
+
+
+def replica_of(dom: libvirt.virDomain) -> str:
+    """For another host's copy of a golden image: the UUID of the image's source guest ("" otherwise)."""
+    part = metadata.read_part(dom, REPLICA)
+    return part.get("of", "") if part is not None else ""
 
 
 def users(conn: libvirt.virConnect, version: GoldenVersion) -> list[str]:

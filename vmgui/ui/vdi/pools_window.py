@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import libvirt
@@ -10,15 +11,12 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QPushButton,
-    QRadioButton,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -31,15 +29,15 @@ from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
-from vmgui.core.new_guest import name_problem
-from vmgui.core.vdi import desktops, pools
+from vmgui.core.vdi import desktops, pools, replicas
 from vmgui.core.vdi.pool_specs import PoolSpec, read_pools
-from vmgui.ui.async_dialogs import confirm, dialog_result, show_error
+from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.guest_grid import GuestGrid
 from vmgui.ui.tasks import TaskGroup
 from vmgui.ui.thumbnails import Thumbnails
 from vmgui.ui.vdi.desktop_table import DesktopTableModel, user_matches
+from vmgui.ui.vdi.pool_questions import ask_copy, ask_host, ask_user
 
 OpenConsole = Callable[..., ConsoleView]
 Selected = tuple[Connection, GuestInfo]
@@ -71,6 +69,9 @@ class PoolsWindow(QMainWindow):
         top.addWidget(self.pool_box, 1)
         self.new_button = self._button("New Pool…", "new_pool", self.new_pool, top)
         self.edit_button = self._button("Edit Pool…", "edit_pool", self.edit_pool, top)
+        self.extend_button = self._button("Add a Host…", "extend_pool", self._extend_pool, top)
+        self.extend_button.setToolTip("Let the pool have desktops on another connected host too: its golden "
+                                      "version is copied there")
         self.remove_button = self._button("Remove Pool…", "remove_pool", self._remove_pool, top)
         top.addWidget(self.search, 1)
 
@@ -180,6 +181,7 @@ class PoolsWindow(QMainWindow):
         self.screens.grid_model.mark_stale()
         self.edit_button.setEnabled(current is not None)
         self.remove_button.setEnabled(current is not None)
+        self.extend_button.setEnabled(current is not None and len(self._other_hosts(current[0])) > 0)
         self.new_button.setEnabled(any(c.is_connected for c in self.manager.connections))
 
     def _shown(self, guest: GuestInfo) -> bool:
@@ -217,6 +219,40 @@ class PoolsWindow(QMainWindow):
     async def _after_save(self, name: str) -> None:
         await self.reload_pools()
         self.choose_pool(name)
+
+    def _other_hosts(self, conn: Connection) -> list[Connection]:
+        return [c for c in self.manager.connections if c is not conn and c.is_connected]
+
+    def _extend_pool(self) -> None:
+        current = self.current_pool()
+        if current is not None:
+            self.tasks.spawn(self.extend_pool(*current))
+
+    async def extend_pool(self, conn: Connection, spec: PoolSpec, target: Connection | None = None,
+                          size: int | None = None) -> bool:
+        """Give the pool desktops on another host (asked for when not given)."""
+        if target is None or size is None:
+            answer = await ask_host(self, spec, self._other_hosts(conn))
+            if answer is None:
+                return False
+            target, size = answer
+        loop = asyncio.get_running_loop()
+        dst, count = target, size
+
+        def said(text: str) -> None:  # in the worker thread
+            loop.call_soon_threadsafe(self.status.setText, text)
+        self.status.setText(f"Adding {dst.name} to {spec.name}…")
+        try:
+            made = await conn.call_with(dst, lambda s, d: replicas.extend_pool_to(s, spec.name, d, count,
+                                                                                  progress=said))
+        except (VmguiError, libvirt.libvirtError) as err:
+            message = err.get_error_message() if isinstance(err, libvirt.libvirtError) else str(err)
+            self.status.setText(message)
+            show_error(self, "Add a host", message)
+            return False
+        self.status.setText(f"{spec.name} has {len(made)} desktops on {dst.name} now.")
+        await self.reload_pools()
+        return True
 
     def _remove_pool(self) -> None:
         current = self.current_pool()
@@ -318,7 +354,7 @@ class PoolsWindow(QMainWindow):
         """Give the desktop to a user (asked for when `user` is None; an empty answer frees it)."""
         if user is None:
             current = guest.desktop.user if guest.desktop else None
-            answer = await _ask_user(self, guest.name, current or "")
+            answer = await ask_user(self, guest.name, current or "")
             if answer is None:
                 return
             user = answer
@@ -331,7 +367,7 @@ class PoolsWindow(QMainWindow):
         """A copy of the desktop for troubleshooting, outside the pool (asked for when not given)."""
         if name is None or linked is None:
             taken = set(g.name for g in conn.guests.values())
-            answer = await _ask_copy(self, guest, taken)
+            answer = await ask_copy(self, guest, taken)
             if answer is None:
                 return
             name, linked = answer
@@ -365,65 +401,3 @@ def _force_off_and_reset(conn: libvirt.virConnect, uuid: str) -> desktops.Deskto
     if dom.isActive():
         dom.destroy()
     return desktops.reset(conn, uuid)
-
-
-async def _ask_user(parent: QWidget, name: str, current: str) -> str | None:
-    dialog = QDialog(parent)
-    dialog.setObjectName("assign_dialog")
-    dialog.setWindowTitle(f"Assign {name}")
-    field = QLineEdit(current)
-    field.setObjectName("assign_user")
-    field.setPlaceholderText("user name (empty: nobody's)")
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-    form = QFormLayout(dialog)
-    form.addRow(QLabel(f"Who uses {name}? The user sees it in My Desktops."))
-    form.addRow("User:", field)
-    form.addRow(buttons)
-    try:
-        accepted = await dialog_result(dialog) == QDialog.DialogCode.Accepted
-        return field.text() if accepted else None
-    finally:
-        dialog.deleteLater()
-
-
-async def _ask_copy(parent: QWidget, guest: GuestInfo, taken: set[str]) -> tuple[str, bool] | None:
-    dialog = QDialog(parent)
-    dialog.setObjectName("copy_dialog")
-    dialog.setWindowTitle(f"Copy {guest.name}")
-    field = QLineEdit(f"{guest.name}-copy")
-    field.setObjectName("copy_name")
-    full = QRadioButton("Full copy: independent of the desktop (takes a while for big disks)")
-    linked = QRadioButton("Linked copy: instant, builds on the desktop's disk (which then cannot be reset "
-                          "until the copy is removed)")
-    full.setChecked(True)
-    linked.setEnabled(not guest.state.is_active)
-    if guest.state.is_active:
-        linked.setToolTip("Shut the desktop down first: a linked copy builds on its disk as it is")
-    problem = QLabel()
-    problem.setObjectName("copy_problem")
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-
-    def check() -> None:
-        text = name_problem(field.text().strip(), taken) or ""
-        problem.setText(text)
-        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        if ok is not None:
-            ok.setEnabled(not text)
-    field.textChanged.connect(lambda _t: check())
-    check()
-    form = QFormLayout(dialog)
-    form.addRow("Name of the copy:", field)
-    form.addRow(full)
-    form.addRow(linked)
-    form.addRow(problem)
-    form.addRow(buttons)
-    try:
-        if await dialog_result(dialog) != QDialog.DialogCode.Accepted:
-            return None
-        return field.text().strip(), linked.isChecked()
-    finally:
-        dialog.deleteLater()
