@@ -19,7 +19,8 @@ from tests.helpers import wait_until
 from tests.integration.conftest import PREFIX, serial_text
 from vmgui.core.host_caps import read_host_caps
 from vmgui.core.vdi import golden
-from vmgui.core.vdi.demo import DemoCancelled, DemoNames, build_demo, demo_present, remove_demo
+from vmgui.core.vdi.demo import DemoCancelled, build_demo, demo_present, remove_demo
+from vmgui.core.vdi.demo_names import DemoNames
 from vmgui.core.vdi.pool_specs import read_pools
 
 PID = os.getpid()

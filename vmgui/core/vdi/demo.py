@@ -14,7 +14,6 @@ import functools
 import getpass
 import logging
 import os
-import re
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -31,6 +30,7 @@ from vmgui.core.host_caps import read_host_caps
 from vmgui.core.tiny_guest import KERNEL_CMDLINE, BuildCancelled, BuildError, ensure_tiny_guest
 from vmgui.core.vdi import desktops as desk
 from vmgui.core.vdi import golden, pools
+from vmgui.core.vdi.demo_names import DEFAULT_NAMES, SIZE, DemoNames
 from vmgui.core.vdi.desktops import Desktop
 from vmgui.core.vdi.pool_specs import PoolSpec, find_pool, read_pools, save_pool
 
@@ -38,31 +38,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-SIZE = 3                      # desktops in the demo pool
 MEMORY_MIB = 192
 DISK_BYTES = 64 * 1024 ** 2   # the golden guest's (empty) disk: something to publish and to build on
 NOTE = "vmgui demo desktop pool"
-
-
-@dataclass(frozen=True)
-class DemoNames:
-    """What the demo's parts are called on a host (tests use names of their own)."""
-
-    golden: str = "vmgui-demo"                  # the golden image's source guest
-    pool: str = "demo"                          # the desktop pool
-    pattern: str = "demo-{n}"                   # its desktops
-    storage_pool: str = storage.DEFAULT_POOL    # made when it is the default one and missing
-    kernel: str = "vmgui-demo-vmlinuz"
-    initrd: str = "vmgui-demo-initrd.gz"
-    disk: str = "vmgui-demo.qcow2"
-
-    def owns(self, guest_name: str) -> bool:
-        """Whether a guest of this name is the demo's golden guest or one of its desktops (by name only)."""
-        if guest_name == self.golden:
-            return True
-        head, brace, rest = self.pattern.partition("{n")
-        tail = rest.partition("}")[2] if brace else ""
-        return bool(brace) and re.fullmatch(re.escape(head) + r"\d+" + re.escape(tail), guest_name) is not None
 
 
 @dataclass(frozen=True)
@@ -98,7 +76,7 @@ class _Made:
 
 
 def build_demo(conn: libvirt.virConnect, progress: Progress = lambda _step: None,
-               cancel: threading.Event | None = None, *, names: DemoNames = DemoNames(),
+               cancel: threading.Event | None = None, *, names: DemoNames = DEFAULT_NAMES,
                cache_dir: Path | None = None, user: str | None = None) -> DemoResult:
     """Make whatever of the demo pool is missing (see the module's docstring); what it is now.
 
@@ -124,7 +102,7 @@ def build_demo(conn: libvirt.virConnect, progress: Progress = lambda _step: None
 
 
 def remove_demo(conn: libvirt.virConnect, progress: Progress = lambda _step: None, *,
-                names: DemoNames = DemoNames()) -> list[str]:
+                names: DemoNames = DEFAULT_NAMES) -> list[str]:
     """Remove the demo pool (also desktops someone is assigned to), the golden image's versions, the golden
     guest with its disk, and the kernel and initramfs volumes; what was removed (empty: nothing was there).
     The storage pool stays: other guests may use it."""
@@ -158,7 +136,7 @@ def remove_demo(conn: libvirt.virConnect, progress: Progress = lambda _step: Non
     return removed
 
 
-def demo_present(conn: libvirt.virConnect, names: DemoNames = DemoNames()) -> bool:
+def demo_present(conn: libvirt.virConnect, names: DemoNames = DEFAULT_NAMES) -> bool:
     """Whether any part of the demo's guests is on the host (its golden guest or a desktop of its pool)."""
     return _domain(conn, names.golden) is not None or bool(desk.desktops(conn, names.pool))
 

@@ -23,11 +23,12 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushBu
 from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.errors import VmguiError
+from vmgui.core.vdi.demo_names import SIZE, DemoNames
 from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.tasks import TaskGroup
 
 if TYPE_CHECKING:
-    from vmgui.core.vdi.demo import DemoNames, DemoResult
+    from vmgui.core.vdi.demo import DemoResult
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,6 @@ class DemoOffer(QFrame):
     def names(self) -> DemoNames:
         """What the demo's guests are called (the product's names unless others were given)."""
         if self._names is None:
-            from vmgui.core.vdi.demo import DemoNames
-
             self._names = DemoNames()
         return self._names
 
@@ -177,8 +176,6 @@ class DemoOffer(QFrame):
         elif offer is not None and not self._dismissed:
             many = len(self.manager.connections) > 1
             host = f"{html.escape(offer.name)} has" if many else "This host has"
-            from vmgui.core.vdi.demo import SIZE
-
             self.label.setText(f"<b>{host} no guests yet.</b> {OFFER.format(size=SIZE)}")
             self._show(try_=True, close=True)
         else:
