@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShortcut
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from tests.core.vdi.test_golden import GUEST
@@ -167,3 +167,38 @@ def test_a_user_gets_a_pre_started_desktop_and_the_next_one_is_started(
         wait_until(lambda: bool(raw.lookupByName("desk-4").isActive()), what="the next one pre-started")
     finally:
         run(manager.close_all())
+
+
+def answer_restart(portal: PortalWindow, choice: str) -> None:
+    wait_until(lambda: any(b.isVisible() for b in portal.findChildren(QMessageBox, "restart_question")),
+               what="the question")
+    box = next(b for b in portal.findChildren(QMessageBox, "restart_question") if b.isVisible())
+    next(b for b in box.buttons() if b.text() == choice).click()
+
+
+def test_restart_asks_how_and_force_restart_turns_a_hung_desktop_off_and_on(alice: PortalWindow,
+                                                                            raw: libvirt.virConnect) -> None:
+    dom = raw.lookupByName("desk-1")
+    dom.create()
+    conn = alice.manager.connections[0]
+    uuid = dom.UUIDString()
+    wait_until(lambda: conn.guests[uuid].state is GuestState.RUNNING, what="running")
+    task = asyncio.ensure_future(alice.restart_desktop(conn, conn.guests[uuid]))
+    answer_restart(alice, "Cancel")
+    assert run(task) is None and dom.isActive()
+    events: list[int] = []  # libvirt's own lifecycle events for the desktop
+    callback = raw.domainEventRegisterAny(dom, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                          lambda _c, _d, event, _detail, _o: events.append(event), None)
+    try:
+        task = asyncio.ensure_future(alice.restart_desktop(conn, conn.guests[uuid]))
+        answer_restart(alice, "Force Restart")
+        assert run(task) == "force"
+        wait_until(lambda: events[-2:] == [libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_STARTED],
+                   what="turned off and on again")
+    finally:
+        raw.domainEventDeregisterAny(callback)
+    assert dom.isActive()
+    assert alice.status.text() == "desk-1 is starting again."
+    task = asyncio.ensure_future(alice.restart_desktop(conn, conn.guests[uuid]))
+    answer_restart(alice, "Restart")
+    assert run(task) == "restart"

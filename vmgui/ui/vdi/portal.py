@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -26,7 +27,7 @@ from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
 from vmgui.core.vdi import desktops, pools
 from vmgui.core.vdi.pool_specs import read_pools
-from vmgui.ui.async_dialogs import confirm, show_error
+from vmgui.ui.async_dialogs import confirm, dialog_result, show_error
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.guest_grid import GuestGrid
@@ -84,8 +85,9 @@ class PortalWindow(QMainWindow):
         buttons = QHBoxLayout()
         self.open_button = self._button("Open", "portal_open", self._open_selected,
                                         "Start the desktop if needed and show it full screen")
-        self.restart_button = self._button("Restart", "portal_restart", self._restart_selected,
-                                           "Restart the desktop's system (as its own Restart would)")
+        self.restart_button = self._button("Restart…", "portal_restart", self._restart_selected,
+                                           "Restart the desktop (or, when it no longer responds, turn it off and "
+                                           "on again)")
         self.reset_button = self._button("Reset to Golden Image…", "portal_reset", self._reset_selected,
                                          "Throw away every change and start again from the desktop's image")
         for button in (self.open_button, self.restart_button, self.reset_button):
@@ -263,14 +265,43 @@ class PortalWindow(QMainWindow):
             self.tasks.spawn(self._restart(*one))
 
     async def _restart(self, conn: Connection, guest: GuestInfo) -> None:
-        if not await confirm(self, "Restart", f"Restart {guest.name}?",
-                             "Programs on it are asked to close, as when you restart it from inside. "
-                             "Unsaved work may be lost.", "Restart"):
-            return
+        await self.restart_desktop(conn, guest)
+
+    async def restart_desktop(self, conn: Connection, guest: GuestInfo) -> str | None:
+        """Ask how, then restart the desktop: as from inside it, or (when it no longer answers) by turning it
+        off and on. What was done: "restart", "force" or None."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Restart", f"Restart {guest.name}?",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("restart_question")
+        box.setInformativeText("Restart asks the programs on it to close, as its own Restart does. If the "
+                               "desktop no longer responds, Force Restart turns it off and on again: unsaved "
+                               "work is lost.")
+        gentle = box.addButton("Restart", QMessageBox.ButtonRole.AcceptRole)
+        force = box.addButton("Force Restart", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(gentle)
         try:
-            await conn.perform(guest.uuid, Action.REBOOT)
-        except VmguiError as err:
-            show_error(self, "Restart", str(err))
+            await dialog_result(box)
+            clicked = box.clickedButton()
+        finally:
+            box.deleteLater()
+        if clicked is gentle:
+            try:
+                await conn.perform(guest.uuid, Action.REBOOT)
+            except VmguiError as err:
+                show_error(self, "Restart", str(err))
+                return None
+            return "restart"
+        if clicked is force:
+            self.status.setText(f"Turning {guest.name} off and on…")
+            try:
+                await conn.call(lambda c: _force_restart(c, guest.uuid))
+            except (VmguiError, libvirt.libvirtError) as err:
+                self.status.setText("")
+                show_error(self, "Force restart", str(err))
+                return None
+            self.status.setText(f"{guest.name} is starting again.")
+            return "force"
+        return None
 
     def _reset_selected(self) -> None:
         one = self._selected()
@@ -320,6 +351,13 @@ class PortalWindow(QMainWindow):
 def _tile_text(guest: GuestInfo) -> str:
     pool = f" · {guest.desktop.pool}" if guest.desktop is not None else ""
     return f"{guest.title or guest.name}\n{guest.state_text}{pool}"
+
+
+def _force_restart(conn: libvirt.virConnect, uuid: str) -> None:
+    dom = conn.lookupByUUIDString(uuid)
+    if dom.isActive():
+        dom.destroy()
+    desktops.start(conn, uuid)  # a desktop of a "reset on shutdown" pool comes back fresh, as after any stop
 
 
 def _force_off_and_reset(conn: libvirt.virConnect, uuid: str) -> None:
