@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+from collections import Counter
 
 import libvirt
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -26,7 +27,6 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
 from vmgui.core.vdi import desktops, pools
-from vmgui.core.vdi.pool_specs import read_pools
 from vmgui.ui.async_dialogs import confirm, dialog_result, show_error
 from vmgui.ui.console.console_view import ConsoleView
 from vmgui.ui.console.console_window import ConsoleWindow
@@ -106,9 +106,6 @@ class PortalWindow(QMainWindow):
         self.resize(1100, 760)
 
         self.console_window = ConsoleWindow(None, settings=settings)
-        self._free: list[tuple[Connection, str, int]] = []  # pools with free desktops: conn, pool, count
-        self._pools_timer = QTimer(self, singleShot=True, interval=300)
-        self._pools_timer.timeout.connect(lambda: self.tasks.spawn(self._read_free_pools()))
         self._refresh_timer = QTimer(self, singleShot=True, interval=100)  # a burst of changes is one refresh
         self._refresh_timer.timeout.connect(self._contents_changed)
         manager.connection_added.connect(self._watch)
@@ -163,7 +160,7 @@ class PortalWindow(QMainWindow):
             where = ", ".join(c.name for c in hosts) if hosts else "no host yet (connecting…)"
             self.empty.setText(f"No desktop is assigned to {self.user or 'you'} on {where}.")
         self._update_buttons()
-        self._pools_timer.start()
+        self._offer_free_desktops(has)
 
     def _update_buttons(self) -> None:
         one = self._selected()
@@ -171,31 +168,22 @@ class PortalWindow(QMainWindow):
             button.setEnabled(one is not None)
         self.restart_button.setEnabled(one is not None and one[1].state.is_active)
 
-    async def _read_free_pools(self) -> None:
-        """Pools that can give this user a desktop (shown only while the user has none)."""
-        found: list[tuple[Connection, str, int]] = []
-        for conn in [c for c in self.manager.connections if c.is_connected]:
-            try:
-                specs = await conn.call(read_pools)
-            except (VmguiError, libvirt.libvirtError):
-                continue
-            for spec in specs:
-                free = sum(1 for g in conn.guests.values()
-                           if g.desktop is not None and g.desktop.pool == spec.name and g.desktop.user is None)
-                if free:
-                    found.append((conn, spec.name, free))
-        self._free = found
+    def _offer_free_desktops(self, has_one: bool) -> None:
+        """A button per pool with unassigned desktops, shown only while the user has none (the guest lists
+        say which desktops are free: no call to the hosts)."""
         while self.claim_buttons.count():
             item = self.claim_buttons.takeAt(0)
             if item is not None and item.widget() is not None:
                 item.widget().deleteLater()  # type: ignore[union-attr]
-        if self.mine() or not self.user:
+        if has_one or not self.user:
             return
-        for conn, pool, free in found:
-            button = self._button(f"Get a desktop from {pool} ({free} free)", f"claim_{pool}",
-                                  lambda c=conn, p=pool: self.tasks.spawn(self._claim(c, p)),
-                                  f"Take a free desktop of the pool {pool} on {conn.name}; it stays yours")
-            self.claim_buttons.addWidget(button)
+        for conn in [c for c in self.manager.connections if c.is_connected]:
+            free = Counter(g.desktop.pool for g in conn.guests.values() if g.desktop is not None and not g.desktop.user)
+            for pool, count in sorted(free.items()):
+                button = self._button(f"Get a desktop from {pool} ({count} free)", f"claim_{pool}",
+                                      lambda c=conn, p=pool: self.tasks.spawn(self._claim(c, p)),
+                                      f"Take a free desktop of the pool {pool} on {conn.name}; it stays yours")
+                self.claim_buttons.addWidget(button)
         self.claim_buttons.addStretch(1)
 
     async def _claim(self, conn: Connection, pool: str) -> None:
