@@ -25,6 +25,8 @@ from tests.guest.tiny_guest import domain_xml, kvm_usable, qemu_runs_as_for, sys
 from tests.helpers import remove_guests, remove_volumes
 from vmgui.core import storage
 from vmgui.core.domain_xml import Disk, DomainXml
+from vmgui.core.vdi import golden, pools
+from vmgui.core.vdi.pool_specs import read_pools
 
 SYSTEM_URI = "qemu:///system"
 PREFIX = "vmgui-it-"
@@ -176,25 +178,42 @@ def serial_text(dom: libvirt.virDomain) -> str:
         return ""
 
 
+@contextlib.contextmanager
+def dir_pool(uri: str, name: str, path: Path) -> Iterator[storage.PoolInfo]:
+    """A transient directory pool at `path` for the with-block, removed afterwards with its volumes and
+    the directory (a transient pool is gone with the daemon too)."""
+    path.mkdir(parents=True, exist_ok=True)
+    conn = libvirt.open(uri)
+    conn.storagePoolCreateXML(f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>", 0)
+    info = storage.pool_info(conn, name)
+    conn.close()  # an idle connection would meet libvirt's keepalive timeout while other tests block
+    try:
+        yield info
+    finally:
+        conn = libvirt.open(uri)
+        pool = conn.storagePoolLookupByName(name)
+        for vol in pool.listAllVolumes(0):
+            vol.delete(0)
+        pool.destroy()
+        conn.close()
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def scratch_pool(system_uri: str, tiny_files: TinyGuestFiles) -> Iterator[storage.PoolInfo]:
     """A directory pool of this test run (the host may have none), removed afterwards with its volumes."""
     name = f"{PREFIX}pool-{os.getpid()}"
-    path = tiny_files.kernel.parent / "pools" / name
-    path.mkdir(parents=True, exist_ok=True)
-    conn = libvirt.open(system_uri)
-    conn.storagePoolCreateXML(f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>",
-                              0)  # transient: gone with the daemon too
-    info = storage.pool_info(conn, name)
-    conn.close()  # an idle connection would meet libvirt's keepalive timeout while other tests block
-    yield info
-    conn = libvirt.open(system_uri)
-    pool = conn.storagePoolLookupByName(name)
-    for vol in pool.listAllVolumes(0):
-        vol.delete(0)
-    pool.destroy()
-    conn.close()
-    shutil.rmtree(path, ignore_errors=True)
+    with dir_pool(system_uri, name, tiny_files.kernel.parent / "pools" / name) as info:
+        yield info
+
+
+def remove_pool_and_versions(conn: libvirt.virConnect, pool: str, golden_uuid: str) -> None:
+    """Test clean-up: the desktop pool (assigned desktops too) and every version of its golden image."""
+    if any(p.name == pool for p in read_pools(conn)):
+        pools.remove_pool(conn, pool, assigned_too=True)
+    image = golden.read_golden(conn.lookupByUUIDString(golden_uuid))
+    for version in image.versions if image else ():
+        golden.retire(conn, golden_uuid, version.number)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from tests.guest.build_tiny_guest import default_cache_dir
 from tests.helpers import wait_until
-from tests.integration.conftest import PREFIX, serial_text
+from tests.integration.conftest import PREFIX, dir_pool, serial_text
 from vmgui.core.host_caps import read_host_caps
 from vmgui.core.vdi import golden
 from vmgui.core.vdi.demo import DemoCancelled, build_demo, demo_present, remove_demo
@@ -31,18 +30,8 @@ def storage_pool(system_uri: str) -> Iterator[str]:
     """A transient directory pool QEMU (as libvirt-qemu) can read, like the host's default one."""
     path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}demo-"))
     path.chmod(0o755)
-    name = f"{PREFIX}demo-pool-{PID}"
-    conn = libvirt.open(system_uri)
-    conn.storagePoolCreateXML(f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target></pool>", 0)
-    conn.close()
-    yield name
-    conn = libvirt.open(system_uri)
-    pool = conn.storagePoolLookupByName(name)
-    for vol in pool.listAllVolumes(0):
-        vol.delete(0)
-    pool.destroy()
-    conn.close()
-    shutil.rmtree(path, ignore_errors=True)
+    with dir_pool(system_uri, f"{PREFIX}demo-pool-{PID}", path) as pool:
+        yield pool.name
 
 
 @pytest.fixture(scope="module")

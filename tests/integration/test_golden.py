@@ -12,11 +12,11 @@ import libvirt
 import pytest
 
 from tests.helpers import wait_until
-from tests.integration.conftest import PREFIX, image_info, serial_text
+from tests.integration.conftest import PREFIX, image_info, remove_pool_and_versions, serial_text
 from vmgui.core import storage
 from vmgui.core.errors import VmguiError
 from vmgui.core.vdi import desktops, golden, pools
-from vmgui.core.vdi.pool_specs import PoolSpec, read_pools, save_pool
+from vmgui.core.vdi.pool_specs import PoolSpec, save_pool
 
 
 def test_a_published_version_is_read_only_and_kept_while_a_desktop_builds_on_it(system_uri: str,
@@ -91,11 +91,7 @@ def test_a_pool_of_five_boots_resets_to_an_empty_overlay_and_recomposes_without_
         assert (sha256(v1.path), stat.S_IMODE(os.stat(v2.path).st_mode)) == (v1_sum, 0o444)
         golden.retire(conn, disk_guest, v1.number)  # nothing builds on v1 any more
     finally:
-        if any(p.name == pool for p in read_pools(conn)):
-            pools.remove_pool(conn, pool, assigned_too=True)
-        image = golden.read_golden(conn.lookupByUUIDString(disk_guest))
-        for version in image.versions if image else ():
-            golden.retire(conn, disk_guest, version.number)
+        remove_pool_and_versions(conn, pool, disk_guest)
         conn.close()
 
 
@@ -117,11 +113,7 @@ def test_a_reset_on_shutdown_desktop_is_fresh_after_the_guest_powers_off(system_
         assert desktops.after_stop(conn, desktop.uuid) is not None  # what vmgui does when it sees it stop
         assert "Pattern verification failed" in qemu_io(desktop.disk, "read -P 0x55 0 8M").stdout
     finally:
-        if any(p.name == pool for p in read_pools(conn)):
-            pools.remove_pool(conn, pool, assigned_too=True)
-        image = golden.read_golden(conn.lookupByUUIDString(disk_guest))
-        for version in image.versions if image else ():
-            golden.retire(conn, disk_guest, version.number)
+        remove_pool_and_versions(conn, pool, disk_guest)
         conn.close()
 
 
@@ -155,9 +147,5 @@ def test_two_processes_provisioning_one_pool_make_it_exactly_full(system_uri: st
         overlays = [v.path for v in storage.list_volumes(conn, volume.pool) if "race-" in v.name]
         assert sorted(overlays) == sorted(d.disk for d in have)  # no orphan overlay, none lost
     finally:
-        if any(p.name == pool for p in read_pools(conn)):
-            pools.remove_pool(conn, pool, assigned_too=True)
-        image = golden.read_golden(conn.lookupByUUIDString(disk_guest))
-        for version in image.versions if image else ():
-            golden.retire(conn, disk_guest, version.number)
+        remove_pool_and_versions(conn, pool, disk_guest)
         conn.close()

@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import run, wait_until
-from tests.integration.conftest import PREFIX, TinyGuest
+from tests.integration.conftest import PREFIX, TinyGuest, remove_pool_and_versions
 from tests.integration.ssh_host import ssh_system_uri  # noqa: F401  (the fixture)
 from tests.integration.test_console import differing_pixels, guest_screen, settle, uuid_of
 from vmgui.console.any_session import AnySession
@@ -21,7 +21,7 @@ from vmgui.console.state import ConsoleState
 from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.vdi import desktops, golden, pools
-from vmgui.core.vdi.pool_specs import PoolSpec, read_pools, save_pool
+from vmgui.core.vdi.pool_specs import PoolSpec, save_pool
 from vmgui.ui.console.console_window import ConsoleWindow
 from vmgui.ui.settings import Settings
 from vmgui.ui.vdi.portal import PortalWindow
@@ -81,9 +81,5 @@ def test_the_portal_on_a_remote_host_shows_my_desktop(ssh_system_uri: str, syste
         assert str(model.data(model.index(0))).startswith(mine.name)
     finally:
         run(manager.close_all())
-        if any(p.name == pool for p in read_pools(raw)):
-            pools.remove_pool(raw, pool, assigned_too=True)
-        image = golden.read_golden(raw.lookupByUUIDString(disk_guest))
-        for version in image.versions if image else ():
-            golden.retire(raw, disk_guest, version.number)
+        remove_pool_and_versions(raw, pool, disk_guest)
         raw.close()

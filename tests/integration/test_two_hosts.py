@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import stat
 
@@ -11,22 +10,15 @@ import libvirt
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import run, wait_until
-from tests.integration.conftest import PREFIX, image_info
+from tests.integration.conftest import PREFIX, image_info, remove_pool_and_versions
 from tests.integration.ssh_host import second_host_uri, ssh_system_uri  # noqa: F401  (the fixtures)
+from tests.integration.test_golden import sha256
 from vmgui.core import storage
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.guest_delete import delete_guest, disks_of
 from vmgui.core.vdi import desktops, golden, pools, replicas
 from vmgui.core.vdi.pool_specs import PoolSpec, read_pools, save_pool
 from vmgui.ui.vdi.pools_window import PoolsWindow
-
-
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def test_a_pool_lives_on_a_second_host_on_a_copy_of_its_golden_version(
@@ -62,13 +54,10 @@ def test_a_pool_lives_on_a_second_host_on_a_copy_of_its_golden_version(
         assert all(image_info(d.disk)["backing-filename"] == image.versions[1].path for d in moved)
         golden.retire(other, image.source_uuid, v1.number)  # nothing builds on v1 there any more
     finally:
-        for conn in (other, home):
-            if any(p.name == pool for p in read_pools(conn)):
-                pools.remove_pool(conn, pool, assigned_too=True)
+        if any(p.name == pool for p in read_pools(other)):
+            pools.remove_pool(other, pool, assigned_too=True)
         _remove_replica(other, home.lookupByUUIDString(disk_guest).name())
-        image = golden.read_golden(home.lookupByUUIDString(disk_guest))
-        for version in image.versions if image else ():
-            golden.retire(home, disk_guest, version.number)
+        remove_pool_and_versions(home, pool, disk_guest)
         other.close()
         home.close()
 
@@ -117,12 +106,9 @@ def test_the_pools_window_adds_a_host_to_a_pool(system_uri: str, second_host_uri
                                and item[1].desktop.pool == pool) == 3, timeout=30, what="three desktops")
     finally:
         run(manager.close_all())
-        for conn in (other, home):
-            if any(p.name == pool for p in read_pools(conn)):
-                pools.remove_pool(conn, pool, assigned_too=True)
+        if any(p.name == pool for p in read_pools(other)):
+            pools.remove_pool(other, pool, assigned_too=True)
         _remove_replica(other, home.lookupByUUIDString(disk_guest).name())
-        image = golden.read_golden(home.lookupByUUIDString(disk_guest))
-        for version in image.versions if image else ():
-            golden.retire(home, disk_guest, version.number)
+        remove_pool_and_versions(home, pool, disk_guest)
         other.close()
         home.close()
