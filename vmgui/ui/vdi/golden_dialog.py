@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -30,6 +29,7 @@ from vmgui.core.vdi import golden
 from vmgui.core.vdi.desktops import desktops
 from vmgui.core.vdi.golden import GoldenVersion
 from vmgui.ui.async_dialogs import confirm, show_error
+from vmgui.ui.busy_status import busy_status_row
 from vmgui.ui.problem_label import WARNING_STYLE, problem_label
 from vmgui.ui.tasks import TaskGroup
 
@@ -137,17 +137,7 @@ class GoldenDialog(QDialog):
         self.hint.setVisible(False)
         box_layout.addWidget(self.hint)
         layout.addWidget(box)
-        status_row = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setObjectName("busy")
-        self.progress.setRange(0, 0)  # busy: core's copy says nothing about how far it is
-        self.progress.setMaximumWidth(120)
-        self.progress.setVisible(False)
-        self.status = QLabel("Reading the versions…")
-        self.status.setObjectName("status")
-        self.status.setWordWrap(True)
-        status_row.addWidget(self.progress)
-        status_row.addWidget(self.status, 1)
+        status_row, self.progress, self.status = busy_status_row("Reading the versions…")
         layout.addLayout(status_row)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)

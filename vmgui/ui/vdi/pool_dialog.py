@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QRadioButton,
     QSpinBox,
     QVBoxLayout,
@@ -33,6 +32,7 @@ from vmgui.core.vdi.desktops import desktops
 from vmgui.core.vdi.golden import GoldenImage, golden_images
 from vmgui.core.vdi.pool_specs import MODE_LABELS, MODES, PoolSpec, read_pools, save_pool, spec_problem
 from vmgui.ui.async_dialogs import show_error
+from vmgui.ui.busy_status import busy_status_row
 from vmgui.ui.problem_label import WARNING_STYLE, problem_label
 from vmgui.ui.tasks import TaskGroup
 
@@ -161,17 +161,7 @@ class PoolDialog(QDialog):
         layout.addWidget(self.hint)
         self.problem = problem_label("pool_problem")
         layout.addWidget(self.problem)
-        status_row = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setObjectName("busy")
-        self.progress.setRange(0, 0)  # busy: core's steps say nothing about how far they are
-        self.progress.setMaximumWidth(120)
-        self.progress.setVisible(False)
-        self.status = QLabel("Reading the golden images…")
-        self.status.setObjectName("status")
-        self.status.setWordWrap(True)
-        status_row.addWidget(self.progress)
-        status_row.addWidget(self.status, 1)
+        status_row, self.progress, self.status = busy_status_row("Reading the golden images…")
         layout.addLayout(status_row)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
