@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -49,18 +48,9 @@ def ensure_tiny_guest(cache_dir: Path | None = None) -> TinyGuestFiles:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cache", type=Path, help=f"cache directory (default {default_cache_dir()})")
-    args = parser.parse_args(argv)
-    try:
-        files = ensure_tiny_guest(args.cache)
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"kernel {files.kernel}")
-    print(f"initrd {files.initrd}")
-    print(f"release {files.kernel_release}")
-    return 0
+    """The product's command line, with the tests' cache unless --cache names another."""
+    given = sys.argv[1:] if argv is None else argv
+    return tiny_guest.main(["--cache", str(default_cache_dir()), *given])
 
 
 if __name__ == "__main__":
