@@ -22,7 +22,7 @@ from vmgui.core.guest_delete import delete_guest, undefine
 from vmgui.core.vdi import desktops as desk
 from vmgui.core.vdi.desktops import Desktop
 from vmgui.core.vdi.golden import GoldenVersion
-from vmgui.core.vdi.marks import DesktopMark
+from vmgui.core.vdi.marks import DESKTOP, DesktopMark
 from vmgui.core.vdi.pool_specs import POOLS, PoolSpec, find_pool, pool_image, pool_version, save_pool
 
 
@@ -116,7 +116,7 @@ def _grow(conn: libvirt.virConnect, golden: libvirt.virDomain, spec: PoolSpec, v
     counted = len(have)
     mine = {d.name for d in have}
     taken = {d.name() for d in conn.listAllDomains(0)}
-    target = _first_disk_target(golden)
+    template, target = desktop_template(golden)
     base = storage.find_volume(conn, version.path)
     if base is None:
         raise VmguiError(f"The golden version {version.label} is not in a storage pool.")
@@ -131,35 +131,32 @@ def _grow(conn: libvirt.virConnect, golden: libvirt.virDomain, spec: PoolSpec, v
         if name in taken:
             continue  # a guest that is not a desktop has this name
         with contextlib.suppress(storage.VolumeExists):  # else another client claimed it just now
-            _make_desktop(conn, golden, spec, version, name)
+            _make_desktop(conn, template, target, base, spec, version, name)
         counted += 1
 
 
-def _first_disk_target(golden: libvirt.virDomain) -> str:
-    source = DomainXml(golden.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+def desktop_template(golden: libvirt.virDomain) -> tuple[str, str]:
+    """The golden image's guest as its copies start from: its configuration without the image's own vmgui
+    records (versions, pools, tags, a desktop's record), and the target of the first disk, which the copies
+    replace."""
+    source = DomainXml(golden.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE))
     disks = [d for d in source.disks if (d.device or "disk") == "disk" and d.source_path]
     if not disks:
         raise VmguiError(f"{golden.name()} has no disk to build desktops on.")
-    return disks[0].target_dev or "vda"
+    holder = source.metadata_element(metadata.NAMESPACE)
+    for part in ("golden", POOLS, "tags", DESKTOP):
+        found = holder.find(f"{{{metadata.NAMESPACE}}}{part}") if holder is not None else None
+        if holder is not None and found is not None:
+            holder.remove(found)
+    return source.to_xml(), disks[0].target_dev or "vda"
 
 
-def _make_desktop(conn: libvirt.virConnect, golden: libvirt.virDomain, spec: PoolSpec, version: GoldenVersion,
-                  name: str) -> None:
-    source = DomainXml(golden.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE))
-    disks = [d for d in source.disks if (d.device or "disk") == "disk" and d.source_path]
-    base = storage.find_volume(conn, version.path)
-    if not disks or base is None:
-        raise VmguiError(f"The golden version {version.label} is not in a storage pool.")
-    target = disks[0].target_dev or "vda"
+def _make_desktop(conn: libvirt.virConnect, template: str, target: str, base: storage.VolumeInfo, spec: PoolSpec,
+                  version: GoldenVersion, name: str) -> None:
     overlay = storage.create_overlay(conn, base, f"{name}-{target}.qcow2")  # the claim on the name
     dom: libvirt.virDomain | None = None
     try:
-        xml = clone_domain_xml(source.to_xml(), name, {target: overlay.path})
-        holder = xml.metadata_element(metadata.NAMESPACE)
-        for part in ("golden", POOLS, "tags"):  # the image's own metadata is not the desktop's
-            found = holder.find(f"{{{metadata.NAMESPACE}}}{part}") if holder is not None else None
-            if holder is not None and found is not None:
-                holder.remove(found)
+        xml = clone_domain_xml(template, name, {target: overlay.path})
         if spec.memory_mib:
             xml.memory_mib = xml.current_memory_mib = spec.memory_mib
         if spec.vcpus:

@@ -25,7 +25,8 @@ from vmgui.core.guest_delete import undefine
 from vmgui.core.vdi import golden, pools
 from vmgui.core.vdi.desktops import Desktop
 from vmgui.core.vdi.golden import read_golden
-from vmgui.core.vdi.pool_specs import POOLS, find_pool, pool_version, read_pools, save_pool
+from vmgui.core.vdi.pool_specs import find_pool, pool_version, read_pools, save_pool
+from vmgui.core.vdi.pools import desktop_template
 
 Progress = Callable[[str], None]
 
@@ -129,15 +130,8 @@ def _matching_pool(dst: libvirt.virConnect, name: str) -> str:
 
 
 def _define_replica(source: libvirt.virDomain, dst: libvirt.virConnect, disk: str, home: str) -> libvirt.virDomain:
-    xml = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
-    disks = [d for d in DomainXml(xml).disks if (d.device or "disk") == "disk" and d.source_path]
-    target = (disks[0].target_dev or "vda") if disks else "vda"
-    copy = clone_domain_xml(xml, source.name(), {target: disk})
-    holder = copy.metadata_element(metadata.NAMESPACE)
-    for part in (golden.PART, POOLS, "tags", "desktop"):  # the home image's records are not the copy's
-        found = holder.find(f"{{{metadata.NAMESPACE}}}{part}") if holder is not None else None
-        if holder is not None and found is not None:
-            holder.remove(found)
+    template, target = desktop_template(source)  # the home image's records are not the copy's
+    copy = clone_domain_xml(template, source.name(), {target: disk})
     try:
         dom = dst.defineXML(copy.to_xml())
     except libvirt.libvirtError as err:
