@@ -217,6 +217,9 @@ def test_reset_gives_a_fresh_overlay_and_recompose_moves_to_a_newer_version(conn
     dom.create()
     with pytest.raises(VmguiError, match="Shut desk-001 down first"):
         desktops.reset(conn, desktop.uuid)
+    forced = desktops.reset(conn, desktop.uuid, force_off=True)  # turned off, then reset
+    assert not forced.running and forced.user == "alice"
+    dom.create()
     dom.destroy()
     again = desktops.reset(conn, desktop.uuid)
     assert (again.user, again.version, again.disk) == ("alice", 1, desktop.disk)

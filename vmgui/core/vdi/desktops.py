@@ -93,11 +93,15 @@ def assign_next_free(conn: libvirt.virConnect, pool: str, user: str) -> Desktop:
     return assign(conn, free[0].uuid, user)
 
 
-def reset(conn: libvirt.virConnect, uuid: str, version: GoldenVersion | None = None) -> Desktop:
-    """Put a shut-off desktop back to its golden image: a fresh, empty overlay on `version`, else on the
-    pool's version (so a recompose reaches the desktop here). It keeps its name, identity and user."""
+def reset(conn: libvirt.virConnect, uuid: str, version: GoldenVersion | None = None, *,
+          force_off: bool = False) -> Desktop:
+    """Put a shut-off desktop (a running one too with `force_off`: it is turned off first) back to its
+    golden image: a fresh, empty overlay on `version`, else on the pool's version (so a recompose reaches
+    the desktop here). It keeps its name, identity and user."""
     dom = conn.lookupByUUIDString(uuid)
     desktop = _desktop(dom)
+    if force_off and dom.isActive():
+        dom.destroy()
     if dom.isActive():
         raise VmguiError(f"Shut {dom.name()} down first: a desktop is reset while it is off.")
     target = version or pool_version(conn, pool_of(conn, desktop.mark))

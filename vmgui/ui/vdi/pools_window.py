@@ -347,7 +347,7 @@ class PoolsWindow(QMainWindow):
         if ask and not await confirm(self, "Reset desktop", f"Reset {guest.name} to its golden image?",
                                      f"It is turned off if running, and {who} is lost for good.", "Reset"):
             return
-        await self._run(conn, f"Resetting {guest.name}…", lambda c: _force_off_and_reset(c, guest.uuid),
+        await self._run(conn, f"Resetting {guest.name}…", lambda c: desktops.reset(c, guest.uuid, force_off=True),
                         lambda d: f"{d.name} is back to golden image v{d.version}.")
 
     async def assign_desktop(self, conn: Connection, guest: GuestInfo, user: str | None = None) -> None:
@@ -394,10 +394,3 @@ class PoolsWindow(QMainWindow):
 def _screen_text(guest: GuestInfo) -> str:
     user = guest.desktop.user if guest.desktop and guest.desktop.user else "free"
     return f"{guest.name} · {user}\n{guest.state_text}"
-
-
-def _force_off_and_reset(conn: libvirt.virConnect, uuid: str) -> desktops.Desktop:
-    dom = conn.lookupByUUIDString(uuid)
-    if dom.isActive():
-        dom.destroy()
-    return desktops.reset(conn, uuid)

@@ -309,7 +309,7 @@ class PortalWindow(QMainWindow):
             self.console_window.close_view(view)
         self.status.setText(f"Resetting {guest.name}…")
         try:
-            await conn.call(lambda c: _force_off_and_reset(c, guest.uuid))
+            await conn.call(lambda c: desktops.reset(c, guest.uuid, force_off=True))
         except (VmguiError, libvirt.libvirtError) as err:
             self.status.setText("")
             show_error(self, "Reset to golden image", str(err))
@@ -346,10 +346,3 @@ def _force_restart(conn: libvirt.virConnect, uuid: str) -> None:
     if dom.isActive():
         dom.destroy()
     desktops.start(conn, uuid)  # a desktop of a "reset on shutdown" pool comes back fresh, as after any stop
-
-
-def _force_off_and_reset(conn: libvirt.virConnect, uuid: str) -> None:
-    dom = conn.lookupByUUIDString(uuid)
-    if dom.isActive():
-        dom.destroy()
-    desktops.reset(conn, uuid)
