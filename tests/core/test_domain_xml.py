@@ -6,7 +6,7 @@ import libvirt
 import pytest
 from lxml import etree
 
-from vmgui.core.domain_xml import Channel, Disk, DomainXml, Graphics, Interface, Video, XmlError
+from vmgui.core.domain_xml import Channel, Disk, DomainXml, Graphics, Interface, RedirDev, Sound, Tpm, Video, XmlError
 
 # A guest as a real host keeps it, with parts the model has no property for.
 GUEST = """<domain type='kvm' id='3'>
@@ -192,3 +192,132 @@ def test_a_new_domain_is_accepted_by_libvirt() -> None:
         defined.undefine()
     finally:
         conn.close()
+
+
+# Every other part the issue lists, each with XML the model has no property for inside or beside it.
+DEVICES_GUEST = """<domain type='kvm'>
+  <name>desk-1</name>
+  <title>Desk</title>
+  <description>Front desk PC</description>
+  <metadata><other:x xmlns:other="urn:other">kept</other:x></metadata>
+  <memory unit='MiB'>4096</memory>
+  <vcpu placement='static' cpuset='0-1'>2</vcpu>
+  <os firmware='efi'>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <firmware><feature enabled='yes' name='secure-boot'/><feature enabled='no' name='enrolled-keys'/></firmware>
+    <kernel>/boot/vmlinuz</kernel>
+    <initrd>/boot/initrd.img</initrd>
+    <cmdline>console=ttyS0</cmdline>
+    <bootmenu enable='yes' timeout='3000'/>
+  </os>
+  <cpu mode='host-model' check='partial'><topology sockets='1' cores='2' threads='1'/></cpu>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file='/images/desk-1.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+      <boot order='1'/>
+      <iotune><total_bytes_sec>1000000</total_bytes_sec></iotune>
+    </disk>
+    <disk type='block' device='cdrom'>
+      <source dev='/dev/sr0'/>
+      <target dev='sda' bus='sata'/>
+      <readonly/>
+      <boot order='2'/>
+    </disk>
+    <interface type='bridge'>
+      <source bridge='br0'/>
+      <model type='e1000e'/>
+      <link state='down'/>
+      <boot order='3'/>
+      <bandwidth><inbound average='1000'/></bandwidth>
+    </interface>
+    <interface type='user'><model type='virtio'/></interface>
+    <channel type='unix'><source mode='bind'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <input type='tablet' bus='usb'/>
+    <tpm model='tpm-crb'>
+      <backend type='emulator' version='2.0'><active_pcr_banks><sha256/></active_pcr_banks></backend>
+    </tpm>
+    <graphics type='vnc' port='5901' autoport='no' listen='127.0.0.1' passwd='s3cret'>
+      <listen type='address' address='127.0.0.1'/>
+    </graphics>
+    <sound model='ich9'><codec type='micro'/></sound>
+    <video><model type='qxl' heads='2' vram='65536'><acceleration accel3d='no'/></model></video>
+    <redirdev bus='usb' type='spicevmc'><address type='usb' bus='0' port='3'/></redirdev>
+    <redirfilter><usbdev allow='yes'/></redirfilter>
+  </devices>
+</domain>
+"""
+
+
+def canonical(xml: str) -> bytes:
+    return etree.tostring(etree.fromstring(xml.encode(), etree.XMLParser(remove_blank_text=True)), method="c14n")
+
+
+def test_every_listed_part_reads_as_typed_values() -> None:
+    dom = DomainXml(DEVICES_GUEST)
+    assert (dom.name, dom.title, dom.description) == ("desk-1", "Desk", "Front desk PC")
+    other = dom.metadata_element("urn:other")
+    assert other is not None and other.text == "kept"
+    assert (dom.memory_mib, dom.vcpus, dom.cpu_mode) == (4096, 2, "host-model")
+    assert (dom.firmware, dom.secure_boot_enabled, dom.boot_menu) == ("efi", True, True)
+    assert (dom.kernel, dom.initrd, dom.cmdline) == ("/boot/vmlinuz", "/boot/initrd.img", "console=ttyS0")
+    disk, cdrom = dom.disks
+    assert (disk.boot_order, cdrom.boot_order, cdrom.device, cdrom.type, cdrom.source_path) == \
+        (1, 2, "cdrom", "block", "/dev/sr0")
+    bridge, user = dom.interfaces
+    assert (bridge.type, bridge.source_bridge, bridge.model, bridge.link_state, bridge.boot_order) == \
+        ("bridge", "br0", "e1000e", "down", 3)
+    assert (user.type, user.source_network, user.model) == ("user", None, "virtio")
+    vnc, = dom.graphics
+    assert (vnc.type, vnc.port, vnc.autoport, vnc.listen, vnc.passwd) == ("vnc", 5901, False, "127.0.0.1", "s3cret")
+    video, = dom.devices(Video)
+    assert (video.model, video.heads, video.vram_kib) == ("qxl", 2, 65536)
+    assert [s.model for s in dom.devices(Sound)] == ["ich9"]
+    assert [(c.type, c.target_type, c.target_name) for c in dom.devices(Channel)] == \
+        [("unix", "virtio", "org.qemu.guest_agent.0")]
+    assert [(r.bus, r.type, r.address_type) for r in dom.devices(RedirDev)] == [("usb", "spicevmc", "usb")]
+    tpm, = dom.devices(Tpm)
+    assert (tpm.model, tpm.backend_type, tpm.backend_version) == ("tpm-crb", "emulator", "2.0")
+    assert [d.element.tag for d in dom.all_devices()] == [
+        "disk", "disk", "interface", "interface", "channel", "input", "tpm", "graphics", "sound", "video", "redirdev"]
+    assert canonical(dom.to_xml()) == canonical(DEVICES_GUEST)  # read, written back: the same XML
+
+
+def test_editing_each_part_keeps_the_xml_it_does_not_know() -> None:
+    dom = DomainXml(DEVICES_GUEST)
+    dom.cpu_mode = "host-passthrough"
+    dom.firmware = None  # BIOS
+    dom.secure_boot_enabled = False
+    dom.set_direct_kernel_boot(None)
+    dom.boot_devices = ["hd", "cdrom"]
+    dom.disks[0].driver_type = "raw"
+    dom.disks[1].boot_order = None
+    dom.interfaces[0].source_bridge = "br1"
+    dom.interfaces[0].link_state = None
+    dom.graphics[0].listen_address(None)
+    dom.graphics[0].autoport, dom.graphics[0].port = True, None
+    dom.devices(Video)[0].model = "virtio"
+    dom.devices(Sound)[0].model = "ich6"
+    dom.devices(Tpm)[0].model = "tpm-tis"
+    dom.devices(RedirDev)[0].type = "tcp"
+    dom.add_device(Channel.new(type="spicevmc")).target_name = "com.redhat.spice.0"
+    out = DomainXml(dom.to_xml())
+    assert (out.cpu_mode, out.firmware, out.secure_boot_enabled, out.kernel, out.initrd, out.cmdline) == \
+        ("host-passthrough", None, False, None, None, None)
+    assert out.boot_devices == ["hd", "cdrom"] and out.disks[1].boot_order is None
+    assert (out.disks[0].driver_type, out.interfaces[0].source_bridge, out.interfaces[0].link_state) == \
+        ("raw", "br1", None)
+    assert (out.graphics[0].listen, out.graphics[0].autoport, out.graphics[0].port) == (None, True, None)
+    assert [out.devices(k)[0].model for k in (Video, Sound, Tpm)] == ["virtio", "ich6", "tpm-tis"]  # type: ignore[attr-defined]
+    assert out.devices(RedirDev)[0].type == "tcp"
+    assert [c.target_name for c in out.devices(Channel)] == ["org.qemu.guest_agent.0", "com.redhat.spice.0"]
+    text = out.to_xml()
+    for kept in ('<topology sockets="1" cores="2" threads="1"/>', 'cpuset="0-1"', 'cache="none"',
+                 "<total_bytes_sec>1000000</total_bytes_sec>", '<inbound average="1000"/>', '<source mode="bind"/>',
+                 "<sha256/>", '<codec type="micro"/>', '<acceleration accel3d="no"/>',
+                 '<address type="usb" bus="0" port="3"/>', '<usbdev allow="yes"/>',
+                 '<bootmenu enable="yes" timeout="3000"/>',
+                 '<feature enabled="no" name="enrolled-keys"/>', '<other:x xmlns:other="urn:other">kept</other:x>',
+                 '<boot order="1"/>', 'heads="2" vram="65536"', 'passwd="s3cret"'):
+        assert kept in text, kept
