@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,16 @@ def test_the_default_pool_is_made_where_virt_manager_keeps_images(tmp_path: Path
     assert conn.storagePoolLookupByName("default").autostart() == 1
     with pytest.raises(VmguiError, match="already has a storage pool named 'default'"):
         storage.create_default_pool(conn, "/elsewhere")
+
+
+def test_an_image_files_format_comes_from_its_bytes_not_its_name(tmp_path: Path) -> None:
+    qcow2_named_img = tmp_path / "disk.img"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2_named_img), "1M"], check=True)
+    vmdk = tmp_path / "disk.raw"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "vmdk", str(vmdk), "1M"], check=True)
+    raw_named_qcow2 = tmp_path / "disk.qcow2"
+    raw_named_qcow2.write_bytes(bytes(4096))
+    assert storage.probe_format(str(qcow2_named_img)) == "qcow2"
+    assert storage.probe_format(str(vmdk)) == "vmdk"
+    assert storage.probe_format(str(raw_named_qcow2)) == "raw"
+    assert storage.probe_format(str(tmp_path / "missing.img")) is None

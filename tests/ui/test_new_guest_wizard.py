@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.core.test_osinfo import DEBIAN11_NETINST_VOLUME, FEDORA37_TREEINFO, _
 from tests.helpers import wait_until
 from vmgui.core import storage
 from vmgui.core.connection import Connection
+from vmgui.core.domain_xml import DomainXml
 from vmgui.core.domstate import GuestState
 from vmgui.core.guest import GuestInfo
 from vmgui.ui.main_window import MainWindow
@@ -619,3 +621,43 @@ def test_a_host_without_a_pool_is_offered_the_default_pool(window: MainWindow) -
     assert not page.make_default.isVisible() and page.problem.text() == "" and wizard.button(NEXT).isEnabled()
     assert host.storagePoolLookupByName("default").autostart() == 1
     wizard.reject()
+
+
+def test_an_imported_image_keeps_its_real_format_whatever_its_name(window: MainWindow, tmp_path: Path) -> None:
+    """A qcow2 image named .img, as a local file and as a pool volume: the guest reads it as qcow2 (a raw
+    driver over a qcow2 file would show the guest the image's metadata, not its disk)."""
+    local = tmp_path / "legacy.img"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(local), "1G"], check=True)
+    libvirt_host(window).storagePoolLookupByName(POOL).createXML(
+        "<volume><name>pooled.img</name><capacity unit='GiB'>1</capacity>"
+        "<target><format type='qcow2'/></target></volume>", 0)
+    for name, pick in (("from-file", lambda w: w.method_page.import_path.edit.setText(str(local))),
+                       ("from-pool", pick_pool_volume)):
+        wizard = open_wizard(window)
+        wait_ready(wizard)
+        choose_method(wizard, "import")
+        pick(wizard)
+        click(wizard, NEXT)
+        click(wizard, NEXT)
+        click(wizard, NEXT)
+        assert wizard.currentId() == NewGuestWizard.PAGE_FINISH
+        wizard.finish_page.name.setText(name)
+        wizard.finish_page.start.click()
+        choose_vnc(wizard)
+        click(wizard, CREATE)
+        wait_until(lambda: not visible_wizards(window), what="wizard closed")
+        disk = DomainXml(libvirt_host(window).lookupByName(name).XMLDesc(0)).disks[0]
+        assert disk.driver_type == "qcow2", name
+    assert DomainXml(libvirt_host(window).lookupByName("from-pool").XMLDesc(0)).disks[0].source_file == \
+        "/var/lib/libvirt/images/pooled.img"
+
+
+def pick_pool_volume(wizard: NewGuestWizard) -> None:
+    """Choose the image in the 'From a storage pool' list, as a user would."""
+    volumes = wizard.method_page.import_path.volumes
+    assert volumes.isVisible()
+    index = volumes.findText("pooled.img (default, 1.0 GiB)")
+    assert index > 0
+    volumes.setCurrentIndex(index)
+    volumes.activated.emit(index)
+    assert wizard.method_page.import_path.text() == "/var/lib/libvirt/images/pooled.img"

@@ -142,6 +142,21 @@ def find_volume(conn: libvirt.virConnect, path: str) -> VolumeInfo | None:
     return _volume_info(vol.storagePoolLookupByVolume().name(), vol)
 
 
+# The first bytes of the image formats QEMU reads, as qemu-img probes them.
+_MAGIC = ((b"QFI\xfb", "qcow2"), (b"KDMV", "vmdk"), (b"vhdxfile", "vhdx"))
+
+
+def probe_format(path: str) -> str | None:
+    """The format of the image file `path` on this machine from its first bytes ("qcow2", "vmdk"... else
+    "raw"); None when it cannot be read (blocking: reads 64 bytes). A qcow2 file named .img is still qcow2."""
+    try:
+        with open(path, "rb") as image:
+            head = image.read(64)
+    except OSError:
+        return None
+    return next((fmt for magic, fmt in _MAGIC if head.startswith(magic)), "raw")
+
+
 def _lookup_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
     try:
         return conn.storagePoolLookupByName(name)

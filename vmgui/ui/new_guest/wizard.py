@@ -9,6 +9,7 @@ from dataclasses import replace
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QWidget, QWizard
 
+from vmgui.core import storage
 from vmgui.core.connection import Connection
 from vmgui.core.errors import VmguiError, describe
 from vmgui.core.guest_creator import CreatedGuest, CreationCancelled, predicted_disk_path
@@ -92,8 +93,8 @@ class NewGuestWizard(QWizard):
         name = self.finish_page.name.text().strip()
         disk: DiskPlan | None = None
         if method is InstallMethod.IMPORT:
-            disk = DiskPlan(path=self.method_page.import_path.text(), format=_format_of(
-                self.method_page.import_path.text()))
+            path = self.method_page.import_path.text()
+            disk = DiskPlan(path=path, format=_format_of(path, self.choices))
         elif self.storage_page.create_disk.isChecked():
             pool = self.storage_page.selected_pool()
             disk = DiskPlan(pool=pool.name if pool else None, size_gib=self.storage_page.disk_size.value())
@@ -132,6 +133,10 @@ class NewGuestWizard(QWizard):
     async def _create(self) -> None:
         assert self.choices is not None
         plan = self.plan()
+        if plan.disk is not None and plan.disk.path and plan.method is InstallMethod.IMPORT and self.choices.local:
+            probed = await asyncio.to_thread(storage.probe_format, plan.disk.path)  # its bytes, not its name
+            if probed is not None:
+                plan = replace(plan, disk=replace(plan.disk, format=probed))
         problems = plan_problems(plan, self.choices.caps, taken=set(self.choices.taken_names))
         if problems:
             show_error(self, "New guest", "\n".join(problems))
@@ -205,7 +210,11 @@ def _load_catalog() -> OsCatalog:
     return _catalog
 
 
-def _format_of(path: str) -> str:
+def _format_of(path: str, choices: HostChoices | None) -> str:
+    """An imported image's format: what its pool says (libvirt probed it), else a guess from its name."""
+    volume = next((v for v in choices.images if v.path == path), None) if choices is not None else None
+    if volume is not None and volume.format:
+        return volume.format
     lowered = path.lower()
     return "qcow2" if lowered.endswith(".qcow2") else "vmdk" if lowered.endswith(".vmdk") else "raw"
 
