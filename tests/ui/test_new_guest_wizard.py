@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import libvirt
@@ -14,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
+    QComboBox,
     QDialogButtonBox,
     QMenu,
     QMessageBox,
@@ -661,3 +663,61 @@ def pick_pool_volume(wizard: NewGuestWizard) -> None:
     volumes.setCurrentIndex(index)
     volumes.activated.emit(index)
     assert wizard.method_page.import_path.text() == "/var/lib/libvirt/images/pooled.img"
+
+
+def test_the_finish_page_offers_only_the_firmware_and_displays_the_host_runs(window: MainWindow) -> None:
+    wizard = open_wizard(window)
+    wait_ready(wizard)
+    assert wizard.choices is not None
+    host = wizard.choices.caps
+    wizard.choices = replace(wizard.choices, caps=replace(host, firmware=("bios", "efi"), graphics_types=("vnc",)))
+    page = wizard.finish_page
+
+    def offered(combo: QComboBox) -> list[str]:
+        return [combo.itemData(i) for i in range(combo.count())]
+
+    to_resources(wizard, "windows 11")
+    click(wizard, NEXT)
+    click(wizard, NEXT)
+    assert offered(page.graphics) == ["vnc", "none"]  # no SPICE on this host: not offered
+    assert offered(page.firmware) == ["efi"] and not page.firmware.isEnabled()  # Windows 11 needs UEFI
+    assert page.firmware_problem.text() == "" and wizard.button(CREATE).isEnabled()
+    for _ in range(3):
+        click(wizard, BACK)
+    search_os(wizard, "debian 11")
+    for _ in range(3):
+        click(wizard, NEXT)
+    assert offered(page.firmware) == ["bios", "efi"] and page.firmware.isEnabled()
+
+    wizard.choices = replace(wizard.choices, caps=replace(host, firmware=("bios",)))  # no OVMF on the host
+    for _ in range(3):
+        click(wizard, BACK)
+    search_os(wizard, "windows 11")
+    for _ in range(3):
+        click(wizard, NEXT)
+    assert [page.firmware.itemText(i) for i in range(page.firmware.count())] == ["UEFI (this host has none)"]
+    assert page.firmware_problem.text() == ("Microsoft Windows 11 needs UEFI firmware, and this host has none: "
+                                            "install OVMF (Debian package ovmf) on it.")
+    assert not wizard.button(CREATE).isEnabled()
+    wizard.reject()
+
+
+def test_a_network_install_always_gets_a_new_disk(wizard: NewGuestWizard) -> None:
+    wait_ready(wizard)
+    choose_method(wizard, "network")
+    wizard.method_page.url.setText("http://127.0.0.1:9/tree")  # nothing answers: the OS is picked by hand
+    click(wizard, NEXT)
+    wait_until(lambda: "No installer kernel and initrd were found" in wizard.os_page.detected.text(),
+               what="the tree not found")
+    search_os(wizard, "debian 11")
+    click(wizard, NEXT)
+    click(wizard, NEXT)
+    page = wizard.storage_page
+    assert page.create_disk.isChecked() and not page.create_disk.isEnabled()  # the installer goes in its pool
+    click(wizard, BACK)
+    click(wizard, BACK)
+    click(wizard, BACK)
+    choose_method(wizard, "manual")
+    for _ in range(3):
+        click(wizard, NEXT)
+    assert page.create_disk.isEnabled()

@@ -43,11 +43,14 @@ class FinishPage(QWizardPage):
         form.addRow(self.name_problem)
         form.addRow("Network:", self.network)
         form.addRow("Firmware:", self.firmware)
+        self.firmware_problem = problem_label("firmware_problem")
+        form.addRow(self.firmware_problem)
         form.addRow("Display:", self.graphics)
         form.addRow(self.customize)
         form.addRow(self.start)
         form.addRow(self.summary)
         self.name.textChanged.connect(self._check)
+        self.firmware.currentIndexChanged.connect(self._check)
         self._filled = False
 
     def initializePage(self) -> None:
@@ -71,7 +74,7 @@ class FinishPage(QWizardPage):
         if choices.caps.supports_uefi():
             self.firmware.addItem("UEFI", "efi")
         elif info.efi_only:
-            self.firmware.addItem("UEFI (this host has none: install OVMF on it)", "efi")
+            self.firmware.addItem("UEFI (this host has none)", "efi")
         self.firmware.setEnabled(self.firmware.count() > 1)
         network = self._wizard.method_page.method() is InstallMethod.NETWORK
         if network:
@@ -101,13 +104,23 @@ class FinishPage(QWizardPage):
         taken = set(self._wizard.choices.taken_names) if self._wizard.choices else set()
         return name_problem(self.name.text().strip(), taken)
 
+    def firmware_problem_text(self) -> str | None:
+        """Why the chosen firmware cannot start this guest here (an OS that needs UEFI on a host with none)."""
+        choices = self._wizard.choices
+        if self.firmware.currentData() == "efi" and choices is not None and not choices.caps.supports_uefi():
+            return (f"{self._wizard.os_page.selected().name} needs UEFI firmware, and this host has none: "
+                    "install OVMF (Debian package ovmf) on it.")
+        return None
+
     def name_changed(self) -> None:
         """The taken names changed (read again from the host): check the name again."""
         self._check()
 
     def _check(self) -> None:
         self.name_problem.setText(self.problem() or "")
+        self.firmware_problem.setText(self.firmware_problem_text() or "")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return self.problem() is None and self.firmware.currentData() is not None
+        return (self.problem() is None and self.firmware.currentData() is not None
+                and self.firmware_problem_text() is None)

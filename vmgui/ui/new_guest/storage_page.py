@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QWizardPage
 
 from vmgui.core.errors import VmguiError
+from vmgui.core.new_guest import InstallMethod
 from vmgui.core.storage import DEFAULT_POOL, GIB, PoolInfo, create_default_pool, default_pool_path
 from vmgui.ui.problem_label import ERROR_STYLE, WARNING_STYLE
 
@@ -55,6 +56,12 @@ class StoragePage(QWizardPage):
         assert choices is not None
         if self.pool.count() == 0:
             self._fill_pools()
+        network = self._wizard.method_page.method() is InstallMethod.NETWORK
+        if network:  # the installer's kernel and initrd go into the new image's pool
+            self.create_disk.setChecked(True)
+        self.create_disk.setEnabled(not network)
+        self.create_disk.setToolTip("A network install needs a new disk image: the installer is put in its pool."
+                                    if network else "")
         info = self._wizard.os_page.selected()
         if self._suggested_for != info.short_id:
             self._suggested_for = info.short_id
