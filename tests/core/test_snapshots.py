@@ -64,6 +64,34 @@ def test_revert_brings_back_the_state_of_then(dom: libvirt.virDomain) -> None:
     assert [s.name for s in snapshots.read_snapshots(dom) if s.current] == ["on"]
 
 
+def test_revert_to_a_snapshot_of_a_paused_guest_leaves_it_paused(dom: libvirt.virDomain) -> None:
+    conn = dom.connect()
+    dom.create()
+    dom.suspend()
+    snapshots.create_snapshot(conn, dom, "paused")
+    dom.resume()
+    snapshots.create_snapshot(conn, dom, "running")
+    dom.destroy()
+    snapshots.revert(conn, dom, "paused")
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+    snapshots.revert(conn, dom, "running")
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+
+
+def test_which_kinds_of_snapshot_the_guest_can_have_now(dom: libvirt.virDomain) -> None:
+    conn = dom.connect()
+    off = snapshots.kind_problems(conn, dom)
+    assert off[snapshots.SnapshotKind.INTERNAL] is None and off[snapshots.SnapshotKind.EXTERNAL_DISK] is None
+    assert "needs the guest running" in (off[snapshots.SnapshotKind.EXTERNAL_MEMORY] or "")
+    with pytest.raises(VmguiError, match="needs the guest running"):
+        snapshots.take(conn, dom.UUIDString(), "s", kind=snapshots.SnapshotKind.EXTERNAL_MEMORY)
+    assert names(dom) == []
+    dom.create()
+    assert set(snapshots.kind_problems(conn, dom).values()) == {None}
+    made, screen = snapshots.take(conn, dom.UUIDString(), "s")  # internal, with the screen then
+    assert made.state == "running" and screen is not None and screen[:4] == b"\x89PNG"
+
+
 def test_delete_one_keeps_its_children_delete_a_subtree_removes_them(dom: libvirt.virDomain) -> None:
     conn = dom.connect()
     for name in ("a", "b", "c"):

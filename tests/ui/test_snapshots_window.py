@@ -1,12 +1,16 @@
-"""The snapshots window on the test-driver host: the tree, take, revert with confirmation, delete a subtree."""
+"""The snapshots window on the test-driver host: the tree, take (kinds and thumbnails), revert with confirmation
+or a refusal, delete a subtree."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction
+import libvirt
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QCheckBox, QDialog, QInputDialog, QMessageBox
 
-from tests.helpers import wait_until
+from tests.helpers import run, wait_until
 from tests.ui.test_clone_dialog import host
+from vmgui.core.snapshots import SnapshotKind
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.snapshots_window import SnapshotsWindow, TakeSnapshotDialog
 
@@ -93,4 +97,44 @@ def test_take_revert_describe_and_delete_a_subtree(window: MainWindow) -> None:
     dialog.accept()
     wait_until(lambda: [s.name for s in snaps.snapshots] == ["clean"], what="the subtree deleted")
     assert snaps.status.text() == "Deleted updated and the snapshots below it."
+    snaps.close()
+
+
+def test_kinds_the_guest_cannot_have_are_greyed_thumbnails_and_an_external_revert_refused_first(
+        window: MainWindow) -> None:
+    snaps = open_window(window)
+    dom = host(window).lookupByName("snappy")
+    snaps.take_button.click()
+    wait_until(lambda: visible(TakeSnapshotDialog) is not None, what="the take dialog")
+    dialog = visible(TakeSnapshotDialog)
+    assert isinstance(dialog, TakeSnapshotDialog)
+    model = dialog.mode.model()
+    assert isinstance(model, QStandardItemModel)
+    enabled = {dialog.mode.itemData(i): model.item(i).isEnabled() for i in range(dialog.mode.count())}
+    assert enabled == {SnapshotKind.INTERNAL: True, SnapshotKind.EXTERNAL_MEMORY: False,
+                       SnapshotKind.EXTERNAL_DISK: True}  # a shut-off guest has no memory to keep
+    assert dialog.kind() is SnapshotKind.INTERNAL and dialog.refused.isVisibleTo(dialog)
+    assert "needs the guest running" in dialog.refused.text()
+    dialog.name.setText("off")
+    dialog.accept()
+    wait_until(lambda: any(s.name == "off" for s in snaps.snapshots), what="snapshot off")
+    dom.create()
+    take(snaps, "on")
+    icons = {item.data(0, Qt.ItemDataRole.UserRole): item.icon(0).isNull()
+             for item in snaps.tree.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)}
+    assert icons == {"off": True, "on": False}  # the screen when taken, for the running guest only
+    # an external snapshot (made elsewhere): this libvirt cannot revert to it, and says so before asking
+    dom.snapshotCreateXML(
+        "<domainsnapshot><name>outside</name><state>disk-snapshot</state><creationTime>2000000000</creationTime>"
+        "<memory snapshot='no'/><disks>"
+        "<disk name='vda' snapshot='external'><source file='/var/lib/libvirt/images/snappy.outside'/></disk>"
+        f"</disks>{dom.XMLDesc(0)}</domainsnapshot>", libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE)
+    run(snaps.refresh())
+    snaps.select("outside")
+    snaps.revert_button.click()
+    wait_until(lambda: visible(QMessageBox, "error") is not None, what="the refusal")
+    box = visible(QMessageBox, "error")
+    assert isinstance(box, QMessageBox) and "needs libvirt 9.9 (this host has 9.0.0)" in box.text()
+    assert visible(QMessageBox, "confirm") is None
+    box.close()
     snaps.close()

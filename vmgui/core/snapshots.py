@@ -14,6 +14,7 @@ import html
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 import libvirt
 
@@ -71,6 +72,27 @@ def subtree(snapshots: list[SnapshotInfo], name: str) -> list[str]:
     return found
 
 
+class SnapshotKind(Enum):
+    INTERNAL = "internal"          # disks (and memory of a running guest) inside the qcow2 images
+    EXTERNAL_MEMORY = "memory"     # overlay files on the disks and the running guest's memory in a file
+    EXTERNAL_DISK = "disk"         # overlay files on the disks only (a running guest comes back as after a crash)
+
+    @property
+    def label(self) -> str:
+        return {SnapshotKind.INTERNAL: "Internal (disks and memory inside the qcow2 images)",
+                SnapshotKind.EXTERNAL_MEMORY: "External with memory (overlay files and a memory file)",
+                SnapshotKind.EXTERNAL_DISK: "External, disks only (overlay files)"}[self]
+
+
+def kind_problems(conn: libvirt.virConnect, dom: libvirt.virDomain) -> dict[SnapshotKind, str | None]:
+    """Each kind of snapshot with why this host cannot take it of this guest now (None: it can)."""
+    running = bool(dom.isActive())
+    return {SnapshotKind.INTERNAL: create_problem(conn, dom, external=False),
+            SnapshotKind.EXTERNAL_MEMORY: None if running else
+            "A snapshot with memory needs the guest running (a shut-off guest has no memory to keep).",
+            SnapshotKind.EXTERNAL_DISK: create_problem(conn, dom, external=True)}
+
+
 def create_problem(conn: libvirt.virConnect, dom: libvirt.virDomain, *, external: bool) -> str | None:
     """Why this host cannot take this kind of snapshot of this guest, or None."""
     xml = DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
@@ -118,7 +140,7 @@ def create_snapshot(conn: libvirt.virConnect, dom: libvirt.virDomain, name: str,
 
 
 def take(conn: libvirt.virConnect, uuid: str, name: str, description: str = "", *,
-         external: bool = False) -> tuple[SnapshotInfo, bytes | None]:
+         kind: SnapshotKind = SnapshotKind.INTERNAL) -> tuple[SnapshotInfo, bytes | None]:
     """Take a snapshot of the guest and, when it runs, its screen at that moment (PNG or PPM bytes, for a
     thumbnail; None without a display)."""
     dom = conn.lookupByUUIDString(uuid)
@@ -128,7 +150,10 @@ def take(conn: libvirt.virConnect, uuid: str, name: str, description: str = "", 
             screen = take_screenshot(conn, uuid)[1]
         except (libvirt.libvirtError, ValueError):
             screen = None
-    return create_snapshot(conn, dom, name, description, external=external), screen
+    if kind is SnapshotKind.EXTERNAL_MEMORY and not dom.isActive():
+        raise VmguiError(kind_problems(conn, dom)[kind] or "")
+    return create_snapshot(conn, dom, name, description, external=kind is not SnapshotKind.INTERNAL,
+                           disk_only=kind is SnapshotKind.EXTERNAL_DISK), screen
 
 
 def revert_problem(conn: libvirt.virConnect, dom: libvirt.virDomain, snapshot: SnapshotInfo) -> str | None:

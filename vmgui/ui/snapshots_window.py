@@ -10,7 +10,7 @@ from pathlib import Path
 
 import libvirt
 from PySide6.QtCore import QSize, QStandardPaths, Qt
-from PySide6.QtGui import QCloseEvent, QFont, QIcon, QImage, QPixmap
+from PySide6.QtGui import QCloseEvent, QFont, QIcon, QImage, QPixmap, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from vmgui.core import snapshots
 from vmgui.core.connection import Connection
 from vmgui.core.errors import VmguiError
-from vmgui.core.snapshots import SnapshotInfo
+from vmgui.core.snapshots import SnapshotInfo, SnapshotKind
 from vmgui.ui.async_dialogs import confirm, dialog_result, show_error
 from vmgui.ui.tasks import TaskGroup
 
@@ -45,10 +45,14 @@ def thumbnail_path(uuid: str, snapshot: str) -> Path:
 
 
 class TakeSnapshotDialog(QDialog):
-    def __init__(self, suggested: str, parent: QWidget | None = None) -> None:
+    """Name, description and kind of a new snapshot; kinds the host cannot take now are greyed and say why."""
+
+    def __init__(self, suggested: str, problems: dict[SnapshotKind, str | None],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("take_snapshot")
         self.setWindowTitle("Take a snapshot")
+        self.setMinimumWidth(520)
         form = QFormLayout(self)
         self.name = QLineEdit(suggested)
         self.name.setObjectName("snapshot_name")
@@ -56,15 +60,35 @@ class TakeSnapshotDialog(QDialog):
         self.description.setObjectName("snapshot_description")
         self.mode = QComboBox()
         self.mode.setObjectName("snapshot_mode")
-        self.mode.addItem("Internal (disks and memory inside the qcow2 images)", False)
-        self.mode.addItem("External (new overlay files on the disks)", True)
+        model = self.mode.model()
+        assert isinstance(model, QStandardItemModel)
+        for kind in SnapshotKind:
+            self.mode.addItem(kind.label, kind)
+            if problems.get(kind):
+                item = model.item(self.mode.count() - 1)
+                item.setEnabled(False)
+                item.setToolTip(problems[kind] or "")
+        possible = [i for i, kind in enumerate(SnapshotKind) if not problems.get(kind)]
+        self.mode.setCurrentIndex(possible[0] if possible else 0)
+        self.refused = QLabel("\n".join(f"Not possible: {problem}" for problem in problems.values() if problem))
+        self.refused.setObjectName("snapshot_refused")
+        self.refused.setWordWrap(True)
+        self.refused.setVisible(bool(self.refused.text()))
         form.addRow("Name:", self.name)
         form.addRow("Description:", self.description)
         form.addRow("Kind:", self.mode)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(self.refused)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Take Snapshot")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(possible))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+
+    def kind(self) -> SnapshotKind:
+        kind = self.mode.currentData()
+        assert isinstance(kind, SnapshotKind)
+        return kind
 
 
 class SnapshotsWindow(QWidget):
@@ -165,19 +189,24 @@ class SnapshotsWindow(QWidget):
     async def take(self) -> None:
         taken = {s.name for s in self.snapshots}
         suggested = datetime.datetime.now().strftime("snapshot-%Y%m%d-%H%M%S")
-        dialog = TakeSnapshotDialog(suggested if suggested not in taken else suggested + "-2", self)
+        uuid = self.uuid
+        try:
+            problems = await self.connection.call(
+                lambda conn: snapshots.kind_problems(conn, conn.lookupByUUIDString(uuid)))
+        except Exception as err:  # the guest or host may be gone
+            show_error(self, "Snapshot", f"Could not read the guest: {err}")
+            return
+        dialog = TakeSnapshotDialog(suggested if suggested not in taken else suggested + "-2", problems, self)
         try:
             if await dialog_result(dialog) != QDialog.DialogCode.Accepted:
                 return
-            name, description = dialog.name.text().strip(), dialog.description.text()
-            external = bool(dialog.mode.currentData())
+            name, description, kind = dialog.name.text().strip(), dialog.description.text(), dialog.kind()
         finally:
             dialog.deleteLater()
-        uuid = self.uuid
         self.status.setText(f"Taking the snapshot {name}…")
         try:
             made, screen = await self.connection.call(
-                lambda conn: snapshots.take(conn, uuid, name, description, external=external))
+                lambda conn: snapshots.take(conn, uuid, name, description, kind=kind))
         except VmguiError as err:
             self.status.setText("")
             show_error(self, "Snapshot", str(err))
@@ -198,6 +227,15 @@ class SnapshotsWindow(QWidget):
         if snap is None:
             return
         then = {"running": "running", "paused": "paused", "shutoff": "shut off"}.get(snap.state, "as it was")
+        uuid = self.uuid
+        try:  # what the host cannot do is said before asking
+            problem = await self.connection.call(
+                lambda conn: snapshots.revert_problem(conn, conn.lookupByUUIDString(uuid), snap))
+        except Exception as err:  # the guest or host may be gone
+            problem = f"Could not read the guest: {err}"
+        if problem:
+            show_error(self, "Snapshot", problem)
+            return
         if not await confirm(self, "Revert?", f"Revert to the snapshot {snap.name}?",
                              f"The guest's disks{' and memory' if snap.with_memory else ''} go back to "
                              f"{snap.created.astimezone():%Y-%m-%d %H:%M}, and the guest will be {then}. "
