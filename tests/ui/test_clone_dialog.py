@@ -1,4 +1,5 @@
-"""The Clone dialog on the test-driver host: suggested name, per-disk modes, linked clones, batches, errors."""
+"""The Clone dialog on the test-driver host: suggested name, per-disk modes, linked clones, batches, errors, a
+running source shut down on request."""
 
 from __future__ import annotations
 
@@ -117,3 +118,32 @@ def test_a_failure_is_said_and_nothing_is_left(window: MainWindow) -> None:
     assert "golden-clone" not in [d.name() for d in conn.listAllDomains(0)] and dialog.isVisible()
     box.close()
     dialog.reject()
+
+
+def test_a_running_source_is_explained_and_shut_down_on_request_then_linked(window: MainWindow) -> None:
+    base = make_golden(window)
+    conn = host(window)
+    conn.lookupByName("golden").create()
+    guests = window.manager.connections[0].guests
+    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    dialog = open_clone(window)
+    vda = dialog.table.cellWidget(0, 2)
+    assert isinstance(vda, QComboBox)
+    assert [vda.itemData(i) for i in range(vda.count())] == [DiskMode.COPY, DiskMode.SHARE]  # no linked clone yet
+    assert dialog.running_note.isVisibleTo(dialog) and "golden is running" in dialog.running_note.text()
+    assert dialog.shut_down.isVisibleTo(dialog)
+    dialog.shut_down.click()
+    wait_until(lambda: any(isinstance(w, QMessageBox) and w.isVisible() for w in dialog.findChildren(QMessageBox)),
+               what="the question")
+    box = next(w for w in dialog.findChildren(QMessageBox) if w.isVisible())
+    assert box.text() == "Shut down golden?"
+    next(b for b in box.buttons() if b.text() == "Shut Down").click()
+    wait_until(lambda: not dialog.shut_down.isVisibleTo(dialog), what="the source shut down")
+    assert not conn.lookupByName("golden").isActive()
+    vda = dialog.table.cellWidget(0, 2)  # the table was filled again
+    assert isinstance(vda, QComboBox) and vda.currentData() is DiskMode.LINK  # what the user asked for
+    assert dialog.protect.isVisibleTo(dialog)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    wait_until(lambda: "golden-clone" in [d.name() for d in conn.listAllDomains(0)], what="the clone")
+    disk = DomainXml(conn.lookupByName("golden-clone").XMLDesc(0)).disks[0].source_path
+    assert disk is not None and backing_file(conn, disk) == base

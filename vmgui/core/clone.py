@@ -29,6 +29,7 @@ from vmgui.core.new_guest import free_name, name_problem
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+NEEDS_SHUTOFF = "a linked clone needs the source guest shut off"
 
 
 class DiskMode(Enum):
@@ -86,7 +87,7 @@ def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[Clon
         if not pool.holds_files:
             why = f"the pool '{pool.name}' ({pool.type}) cannot hold qcow2 overlays"
         elif running:
-            why = "a linked clone needs the source guest shut off"
+            why = NEEDS_SHUTOFF
         else:
             modes.append(DiskMode.LINK)
         modes.append(DiskMode.SHARE)

@@ -12,9 +12,12 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressDialog,
+    QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -22,14 +25,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vmgui.core.clone import CloneDisk, DiskMode, clone_choices, clone_guest, names_from_pattern, suggest_name
+from vmgui.core.clone import (
+    NEEDS_SHUTOFF,
+    CloneDisk,
+    DiskMode,
+    clone_choices,
+    clone_guest,
+    names_from_pattern,
+    suggest_name,
+)
 from vmgui.core.connection import Connection
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
+from vmgui.core.lifecycle import Action
 from vmgui.core.new_guest import name_problem
-from vmgui.ui.async_dialogs import show_error
+from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.tasks import TaskGroup
 
+SHUTDOWN_WAIT = 120.0  # seconds the dialog waits for the source guest to shut down
+RUNNING_NOTE = ("{name} is running, so its disks can only be copied or shared now. A linked clone builds on the "
+                "source disk, which must not change from then on: shut {name} down first.")
 LINK_NOTE = ("A linked clone builds on the source disk, which must then never change: the source guest stays "
              "shut off, or it gets an overlay of its own (below) so that its old disk becomes a read-only base.")
 
@@ -71,9 +86,26 @@ class CloneDialog(QDialog):
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("disks")
         self.table.setHorizontalHeaderLabels(["Disk", "File", "Clone as", "Note"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        for column, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Interactive,
+                                       QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch)):
+            header.setSectionResizeMode(column, mode)  # the note takes what is left, and wraps
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long paths keep their file name
+        self.table.setWordWrap(True)
         self.table.verticalHeader().setVisible(False)
         layout.addWidget(self.table, 1)
+        running_row = QHBoxLayout()
+        self.running_note = QLabel(RUNNING_NOTE.format(name=source_name))
+        self.running_note.setObjectName("running_note")
+        self.running_note.setWordWrap(True)
+        self.shut_down = QPushButton(f"Shut Down {source_name}…")
+        self.shut_down.setObjectName("shut_down_source")
+        self.shut_down.clicked.connect(lambda: self.tasks.spawn(self._shut_down_source()))
+        running_row.addWidget(self.running_note, 1)
+        running_row.addWidget(self.shut_down)
+        self.running_note.hide()  # until the disks say the source runs
+        self.shut_down.hide()
+        layout.addLayout(running_row)
         self.link_note = QLabel(LINK_NOTE)
         self.link_note.setWordWrap(True)
         self.protect = QCheckBox("Give the source guest an overlay of its own (protect the base)")
@@ -97,7 +129,8 @@ class CloneDialog(QDialog):
         self.tasks.spawn(self._load())
         self.check()
 
-    async def _load(self) -> None:
+    async def _load(self, prefer: DiskMode | None = None) -> None:
+        """Read the disks and what each allows; `prefer` that mode where a disk allows it."""
         uuid = self.uuid
         try:
             self.disks, self.taken = await self.connection.call(lambda conn: clone_choices(conn, uuid))
@@ -106,20 +139,61 @@ class CloneDialog(QDialog):
             return
         if not self.name.text():
             self.name.setText(suggest_name(self.source_name, self.taken))
+        running = any(d.why == NEEDS_SHUTOFF for d in self.disks)
+        self.running_note.setVisible(running)
+        self.shut_down.setVisible(running)
         self.table.setRowCount(len(self.disks))
         for row, disk in enumerate(self.disks):
             self.table.setItem(row, 0, QTableWidgetItem(f"{disk.target} ({disk.device})"))
-            self.table.setItem(row, 1, QTableWidgetItem(disk.path or "(empty)"))
+            path = QTableWidgetItem(disk.path or "(empty)")
+            path.setToolTip(disk.path or "")
+            self.table.setItem(row, 1, path)
             combo = QComboBox()
             combo.setObjectName(f"mode_{disk.target}")
+            combo.setMinimumContentsLength(len(DiskMode.LINK.label))  # one width, whichever modes a disk has
             for mode in disk.modes:
                 combo.addItem(mode.label, mode)
+            if prefer in disk.modes:
+                combo.setCurrentIndex(disk.modes.index(prefer))
             combo.setEnabled(len(disk.modes) > 1)
             combo.currentIndexChanged.connect(self.check)
             self.table.setCellWidget(row, 2, combo)
             self.table.setItem(row, 3, QTableWidgetItem(disk.why))
-        self.table.resizeColumnsToContents()
+        self.table.resizeColumnToContents(1)
+        self.table.setColumnWidth(1, min(self.table.columnWidth(1), 260))
+        self.table.resizeRowsToContents()
         self.check()
+
+    async def _shut_down_source(self) -> None:
+        """Ask, shut the source guest down, wait until it is off, then offer linked clones."""
+        name = self.source_name
+        if not await confirm(self, "Shut down?", f"Shut down {name}?",
+                             "Its operating system is asked to shut down; unsaved work in it may be lost. Once it "
+                             "is off, its disks can be linked.", "Shut Down"):
+            return
+        self.shut_down.setEnabled(False)
+        try:
+            await self.connection.perform(self.uuid, Action.SHUTDOWN)
+        except VmguiError as err:
+            self.shut_down.setEnabled(True)
+            show_error(self, "Clone", str(err))
+            return
+        self.running_note.setText(f"Waiting for {name} to shut down…")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_WAIT
+        while self._source_running() and loop.time() < deadline:
+            await asyncio.sleep(0.25)
+        self.shut_down.setEnabled(True)
+        if self._source_running():
+            self.running_note.setText(f"{name} is still running after {SHUTDOWN_WAIT:.0f} s: shut it down from "
+                                      "inside, or force it off, and try again.")
+            return
+        self.running_note.setText(RUNNING_NOTE.format(name=name))
+        await self._load(prefer=DiskMode.LINK)
+
+    def _source_running(self) -> bool:
+        guest = self.connection.guests.get(self.uuid)
+        return guest is not None and guest.state.is_active
 
     def modes(self) -> dict[str, DiskMode]:
         chosen = {}
