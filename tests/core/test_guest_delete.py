@@ -79,3 +79,23 @@ def test_a_base_with_linked_clones_is_kept_and_deleting_a_clone_keeps_the_base(c
     delete_guest(conn, clone.uuid, ["/default-pool/desk-1-vda.qcow2"])
     assert "gold.qcow2" in volumes(conn) and "desk-1-vda.qcow2" not in volumes(conn)
     assert {d.target: d for d in disks_of(conn, gold)}["vda"].protected == ""  # no child left: it may go now
+
+
+def test_read_only_shareable_iso_and_unpooled_disks_are_protected(conn: libvirt.virConnect) -> None:
+    for name in ("ro.qcow2", "cluster.img", "installer.iso"):
+        storage.create_volume(conn, "default-pool", name, storage.GIB, "raw")
+    dom = conn.defineXML("""<domain type='test'><name>desk-1</name><memory unit='MiB'>128</memory>
+      <os><type arch='i686'>hvm</type></os><devices>
+      <disk type='file' device='disk'><source file='/default-pool/ro.qcow2'/><target dev='vda'/><readonly/></disk>
+      <disk type='file' device='disk'><source file='/default-pool/cluster.img'/><target dev='vdb'/><shareable/></disk>
+      <disk type='file' device='disk'><source file='/default-pool/installer.iso'/><target dev='vdc'/></disk>
+      <disk type='file' device='disk'><source file='/srv/elsewhere.img'/><target dev='vdd'/></disk>
+      </devices></domain>""")
+    disks = {d.target: (d.delete_by_default, d.protected) for d in disks_of(conn, dom)}
+    assert disks == {"vda": (False, "it is read-only or shared"), "vdb": (False, "it is read-only or shared"),
+                     "vdc": (False, "install media is kept"), "vdd": (False, "it is in no storage pool")}
+    for path in ("/default-pool/ro.qcow2", "/default-pool/cluster.img", "/default-pool/installer.iso"):
+        with pytest.raises(VmguiError, match="stays"):
+            delete_guest(conn, dom.UUIDString(), [path])
+    assert delete_guest(conn, dom.UUIDString(), []) == []  # the guest alone goes
+    assert {"ro.qcow2", "cluster.img", "installer.iso"} <= set(volumes(conn))

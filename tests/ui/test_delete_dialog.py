@@ -34,10 +34,15 @@ def test_a_guest_goes_with_its_own_image_and_a_base_with_clones_stays(window: Ma
     clone_guest(conn, golden.UUIDString(), "desk-1", {"vda": DiskMode.LINK})
     dialog = open_delete(window, "golden")
     vda = dialog.boxes[base]
-    assert not vda.isEnabled() and not vda.isChecked() and "kept: other disk images build on it" in vda.text()
-    assert dialog.boxes["/isos/debian.iso"].text().endswith("(kept: install media is kept)")
+    assert not vda.isEnabled() and not vda.isChecked()
+    assert dialog.reasons[base].text() == "Kept: other disk images build on it (desk-1-vda.qcow2)."
+    assert dialog.reasons["/isos/debian.iso"].text() == "Kept: install media is kept."
+    assert not dialog.boxes["/isos/debian.iso"].isChecked() and not dialog.boxes["/isos/debian.iso"].isEnabled()
+    assert dialog.warning.text() == "Delete the guest golden?"
     dialog.reject()
+    conn.lookupByName("desk-1").create()
     dialog = open_delete(window, "desk-1")
+    assert dialog.warning.text() == "Delete the guest desk-1? It is running and will be forced off first."
     overlay = next(path for path in dialog.boxes if path.endswith("desk-1-vda.qcow2"))
     assert dialog.boxes[overlay].isChecked() and dialog.chosen() == [overlay]
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()

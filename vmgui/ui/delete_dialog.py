@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import libvirt
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
@@ -27,9 +28,13 @@ class DeleteDialog(QDialog):
         self.uuid = uuid
         self.tasks = TaskGroup()
         self.boxes: dict[str, QCheckBox] = {}
+        self.reasons: dict[str, QLabel] = {}  # why a protected disk stays
         layout = QVBoxLayout(self)
-        warning = f"Delete the guest {name}?" + (" It is running and will be forced off first." if running else "")
-        layout.addWidget(QLabel(warning))
+        self.name = name
+        self.warning = QLabel()
+        self.warning.setObjectName("delete_warning")
+        self._say_running(running)
+        layout.addWidget(self.warning)
         layout.addWidget(QLabel("Delete these disk images with it (this cannot be undone):"))
         self.list = QVBoxLayout()
         layout.addLayout(self.list)
@@ -49,20 +54,35 @@ class DeleteDialog(QDialog):
     async def _load(self) -> None:
         uuid = self.uuid
         try:
-            disks: list[DiskToDelete] = await self.connection.call(
-                lambda conn: disks_of(conn, conn.lookupByUUIDString(uuid)))
+            def read(conn: libvirt.virConnect) -> tuple[list[DiskToDelete], bool]:
+                dom = conn.lookupByUUIDString(uuid)
+                return disks_of(conn, dom), bool(dom.isActive())
+            disks, running = await self.connection.call(read)
         except Exception as err:  # the guest may be gone already
             self.status.setText(f"Could not read the guest: {err}")
             return
+        self._say_running(running)  # the list's state may be a moment behind
         for disk in disks:
-            box = QCheckBox(f"{disk.target}: {disk.path}" + (f"  (kept: {disk.protected})" if disk.protected else ""))
+            box = QCheckBox(f"{disk.target}: {disk.path}")
             box.setObjectName(f"delete_{disk.target}")
             box.setChecked(disk.delete_by_default)
             box.setEnabled(not disk.protected)
             self.boxes[disk.path] = box
             self.list.addWidget(box)
+            if disk.protected:  # on a line of its own, wrapped: a long reason must not be cut off
+                why = QLabel(f"Kept: {disk.protected}.")
+                why.setObjectName(f"kept_{disk.target}")
+                why.setWordWrap(True)
+                why.setContentsMargins(24, 0, 0, 4)
+                why.setEnabled(False)
+                self.reasons[disk.path] = why
+                self.list.addWidget(why)
         self.status.setText("" if disks else "The guest has no disk images.")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
+
+    def _say_running(self, running: bool) -> None:
+        self.warning.setText(f"Delete the guest {self.name}?"
+                             + (" It is running and will be forced off first." if running else ""))
 
     def chosen(self) -> list[str]:
         return [path for path, box in self.boxes.items() if box.isChecked() and box.isEnabled()]
