@@ -3,15 +3,21 @@ running source shut down on request."""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import libvirt
+import pytest
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import QApplication, QComboBox, QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import wait_until
 from vmgui.core import storage
-from vmgui.core.clone import DiskMode, backing_file
+from vmgui.core.clone import DiskMode, backing_file, clone_guest
 from vmgui.core.domain_xml import DomainXml
+from vmgui.core.guest_creator import CreatedGuest
+from vmgui.ui import clone_dialog
 from vmgui.ui.clone_dialog import CloneDialog
 from vmgui.ui.main_window import MainWindow
 
@@ -147,3 +153,45 @@ def test_a_running_source_is_explained_and_shut_down_on_request_then_linked(wind
     wait_until(lambda: "golden-clone" in [d.name() for d in conn.listAllDomains(0)], what="the clone")
     disk = DomainXml(conn.lookupByName("golden-clone").XMLDesc(0)).disks[0].source_path
     assert disk is not None and backing_file(conn, disk) == base
+
+
+def test_a_batch_runs_beside_the_main_window_with_progress_and_a_cancel_still_protects_the_base(
+        window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = make_golden(window)
+    conn = host(window)
+    gate = threading.Event()
+    real = clone_guest
+
+    def held(*args: Any, **kwargs: Any) -> CreatedGuest:  # the second clone waits for the test
+        if args[2] == "desk-002":
+            kwargs["progress"]("Making a linked clone of vda…")
+            gate.wait(10)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(clone_dialog, "clone_guest", held)
+    dialog = open_clone(window)
+    vda = dialog.table.cellWidget(0, 2)
+    assert isinstance(vda, QComboBox)
+    vda.setCurrentIndex(1)  # linked, protecting the base
+    dialog.batch.setChecked(True)
+    dialog.count.setValue(3)
+    dialog.pattern.setText("desk-{n:03}")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    wait_until(lambda: dialog.progress_text.text() == "desk-002 (2 of 3): Making a linked clone of vda…",
+               what="the second clone's progress")
+    assert (dialog.progress.value(), dialog.progress.maximum()) == (1, 3) and dialog.progress.isVisible()
+    assert QApplication.activeModalWidget() is None  # the main window stays usable meanwhile
+    assert not dialog.table.isEnabled() and not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+    assert dialog.isVisible() and dialog.progress_text.text().startswith("Cancelling")
+    gate.set()
+    wait_until(lambda: any(isinstance(w, QMessageBox) and w.isVisible() for w in dialog.findChildren(QMessageBox)),
+               what="the outcome")
+    box = next(w for w in dialog.findChildren(QMessageBox) if w.isVisible())
+    assert box.text() == ("Cancelled: nothing was left behind. 1 of 3 clones were made before. The source guest's "
+                          "disks were protected for them.")
+    names = {d.name() for d in conn.listAllDomains(0)}
+    assert "desk-001" in names and not {"desk-002", "desk-003"} & names
+    source_disk = DomainXml(conn.lookupByName("golden").XMLDesc(0)).disks[0].source_path
+    assert source_disk is not None and source_disk != base and backing_file(conn, source_disk) == base
+    box.close()
+    dialog.reject()

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -199,7 +199,7 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
             raise VmguiError(problem)
         disks = inspect_disks(conn, source)
         new_paths: dict[str, str] = {}
-        source_overlays: dict[str, str] = {}
+        linked: list[str] = []
         for disk in disks:
             mode = modes.get(disk.target, disk.default)
             if mode not in disk.modes:
@@ -222,11 +222,7 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
                 overlay = storage.create_overlay(conn, disk.volume, _volume_name(name, disk, "qcow2"))
                 made.append(overlay.path)
                 new_paths[disk.target] = overlay.path
-                if protect_base:
-                    own = storage.create_overlay(conn, disk.volume, _volume_name(source.name(), disk, "qcow2",
-                                                                                 suffix="-top"))
-                    made.append(own.path)
-                    source_overlays[disk.target] = own.path
+                linked.append(disk.target)
         check()
         nvram = _copy_nvram(conn, source_xml, name, made)
         progress("Defining the clone…")
@@ -235,9 +231,9 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
             dom = conn.defineXML(clone.to_xml())
         except libvirt.libvirtError as err:
             raise VmguiError(f"libvirt did not accept the clone's XML: {err.get_error_message()}") from err
-        if source_overlays:
+        if protect_base and linked:
             progress("Protecting the base: the source guest gets its own overlay…")
-            conn.defineXML(_repoint_disks(source_xml, source_overlays).to_xml())
+            made += protect_source(conn, source_uuid, linked)
             source_changed = True
         check()
         return CreatedGuest(dom.UUIDString(), name, False)
@@ -255,6 +251,33 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
             except libvirt.libvirtError as err:
                 log.error("could not remove %s: %s", path, err)
         raise
+
+
+def protect_source(conn: libvirt.virConnect, source_uuid: str, targets: Iterable[str]) -> list[str]:
+    """Give the shut-off source guest a qcow2 overlay of its own on each disk of `targets`, so the files its
+    linked clones build on are never written again (blocking): the new overlays' paths. All or nothing."""
+    source = conn.lookupByUUIDString(source_uuid)
+    if source.isActive():
+        raise VmguiError(f"{source.name()} is running; its disks can be protected only while it is shut off.")
+    source_xml = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+    disks = {d.target: d for d in inspect_disks(conn, source)}
+    made: dict[str, str] = {}
+    try:
+        for target in targets:
+            volume = disks[target].volume
+            if volume is None:
+                raise VmguiError(f"{target} is in no storage pool, so vmgui cannot give it an overlay.")
+            made[target] = storage.create_overlay(conn, volume, _volume_name(source.name(), disks[target], "qcow2",
+                                                                             suffix="-top")).path
+        conn.defineXML(_repoint_disks(source_xml, made).to_xml())
+    except BaseException:
+        for path in made.values():
+            try:
+                storage.delete_volume(conn, path)
+            except libvirt.libvirtError as err:
+                log.error("could not remove %s: %s", path, err)
+        raise
+    return list(made.values())
 
 
 def _copy_nvram(conn: libvirt.virConnect, source_xml: str, name: str, made: list[str]) -> str | None:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressDialog,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -32,6 +32,7 @@ from vmgui.core.clone import (
     clone_choices,
     clone_guest,
     names_from_pattern,
+    protect_source,
     suggest_name,
 )
 from vmgui.core.connection import Connection
@@ -117,6 +118,20 @@ class CloneDialog(QDialog):
         self.problem.setObjectName("clone_problem")
         self.problem.setWordWrap(True)
         layout.addWidget(self.problem)
+        progress_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setObjectName("clone_progress")
+        self.progress.setFormat("%v of %m")
+        self.progress.setMinimumWidth(200)
+        self.progress_text = QLabel()
+        self.progress_text.setObjectName("clone_progress_text")
+        self.progress_text.setWordWrap(True)
+        progress_row.addWidget(self.progress)
+        progress_row.addWidget(self.progress_text, 1)
+        self.progress.hide()  # while cloning
+        self.progress_text.hide()
+        layout.addLayout(progress_row)
+        self.cancel = threading.Event()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Clone")
         self.buttons.accepted.connect(self.start)
@@ -214,9 +229,12 @@ class CloneDialog(QDialog):
         return [name]
 
     def check(self) -> None:
-        self.name.setEnabled(not self.batch.isChecked())
-        self.count.setEnabled(self.batch.isChecked())
-        self.pattern.setEnabled(self.batch.isChecked())
+        editable = not self.running
+        self.name.setEnabled(editable and not self.batch.isChecked())
+        self.count.setEnabled(editable and self.batch.isChecked())
+        self.pattern.setEnabled(editable and self.batch.isChecked())
+        for widget in (self.batch, self.table, self.protect):
+            widget.setEnabled(editable)
         linked = DiskMode.LINK in self.modes().values()
         self.link_note.setVisible(linked)
         self.protect.setVisible(linked)
@@ -243,16 +261,15 @@ class CloneDialog(QDialog):
             return
         modes = self.modes()
         protect = self.protect.isChecked() and DiskMode.LINK in modes.values()
-        # A busy indicator: setValue() on a modal progress dialog would run a nested event loop inside this task.
-        progress = QProgressDialog(f"Cloning {self.source_name}…", "Cancel", 0, 0, self)
-        progress.setObjectName("clone_progress")
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(0)
-        progress.setAutoClose(False)
-        cancel = threading.Event()
-        progress.canceled.connect(cancel.set)
+        # Progress inside this (modeless) dialog: a modal progress dialog would block the main window too.
+        self.cancel = threading.Event()
         loop = asyncio.get_running_loop()
         self.running = True
+        self.progress.setRange(0, len(names))
+        self.progress.setValue(0)
+        self.progress.show()
+        self.progress_text.setText(f"Cloning {self.source_name}…")
+        self.progress_text.show()
         self.check()
         made: list[CreatedGuest] = []
         try:
@@ -260,26 +277,40 @@ class CloneDialog(QDialog):
                 count = f" ({i + 1} of {len(names)})" if len(names) > 1 else ""
 
                 def step(text: str, name: str = name, count: str = count) -> None:  # in the worker thread
-                    loop.call_soon_threadsafe(progress.setLabelText, f"{name}{count}: {text}")
+                    loop.call_soon_threadsafe(self._step, f"{name}{count}: {text}")
 
                 last = i == len(names) - 1  # the base is protected once, after the last clone linked to it
                 made.append(await self.connection.call(
-                    lambda conn, name=name, last=last, step=step: clone_guest(  # type: ignore[misc]
+                    lambda conn, name=name, last=last, step=step, cancel=self.cancel: clone_guest(  # type: ignore[misc]
                         conn, self.uuid, name, modes, protect_base=protect and last, progress=step, cancel=cancel)))
+                self.progress.setValue(i + 1)
         except (CreationCancelled, VmguiError) as err:
             done = f" {len(made)} of {len(names)} clones were made before." if made else ""
+            if made and protect:  # the clones made must not see their base change when the source starts
+                linked = [target for target, mode in modes.items() if mode is DiskMode.LINK]
+                try:
+                    await self.connection.call(lambda conn: protect_source(conn, self.uuid, linked))
+                    done += " The source guest's disks were protected for them."
+                except VmguiError as protect_err:
+                    done += f" Do not start the source guest: its disks could not be protected ({protect_err})."
             show_error(self, "Clone", f"{err}{done}")
             return
         finally:
             self.running = False
-            progress.close()
-            progress.deleteLater()
+            self.progress.hide()
+            self.progress_text.hide()
             self.check()
         self.cloned.emit(made)
         self.accept()
 
+    def _step(self, text: str) -> None:
+        if self.running and not self.cancel.is_set():
+            self.progress_text.setText(text)
+
     def done(self, result: int) -> None:
-        if result == QDialog.DialogCode.Rejected and self.running:
-            return  # the progress dialog's Cancel stops the cloning
+        if result == QDialog.DialogCode.Rejected and self.running:  # Cancel, Escape or closing: stop cloning
+            self.cancel.set()
+            self.progress_text.setText("Cancelling: removing what the clone being made has made so far…")
+            return
         self.tasks.cancel_all()
         super().done(result)
