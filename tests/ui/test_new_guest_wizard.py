@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +22,8 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QMenu,
     QMessageBox,
+    QProgressDialog,
+    QPushButton,
     QWizard,
 )
 
@@ -721,3 +726,81 @@ def test_a_network_install_always_gets_a_new_disk(wizard: NewGuestWizard) -> Non
     for _ in range(3):
         click(wizard, NEXT)
     assert page.create_disk.isEnabled()
+
+
+class TricklingTree(http.server.BaseHTTPRequestHandler):
+    """An install tree whose installer kernel downloads slowly (a far mirror): 4 KiB every 50 ms of 64 MiB."""
+
+    def do_HEAD(self) -> None:
+        known = self.path.endswith(("/images/pxeboot/vmlinuz", "/images/pxeboot/initrd.img"))
+        self.send_response(200 if known else 404)
+        self.send_header("Content-Length", str(64 * 1024 * 1024 if known else 0))
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        if not self.path.endswith("/images/pxeboot/vmlinuz"):
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(64 * 1024 * 1024))
+        self.end_headers()
+        try:
+            for _ in range(64 * 256):
+                self.wfile.write(bytes(4096))
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass  # the client went away: cancelled
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def trickling_tree() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TricklingTree)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tree"
+    server.shutdown()
+    server.server_close()
+
+
+def progress_dialog(wizard: NewGuestWizard) -> QProgressDialog | None:
+    shown = [d for d in wizard.findChildren(QProgressDialog, "creation_progress") if d.isVisible()]
+    return shown[0] if shown else None
+
+
+def test_cancel_in_the_progress_dialog_stops_the_download_and_removes_the_new_image(
+        window: MainWindow, wizard: NewGuestWizard, trickling_tree: str) -> None:
+    wait_ready(wizard)
+    choose_method(wizard, "network")
+    wizard.method_page.url.setText(trickling_tree)
+    click(wizard, NEXT)
+    wait_until(lambda: "does not say its OS" in wizard.os_page.detected.text(), what="the installer found")
+    search_os(wizard, "debian 11")
+    for _ in range(3):
+        click(wizard, NEXT)
+    choose_vnc(wizard)
+    click(wizard, CREATE)
+    wait_until(lambda: progress_dialog(wizard) is not None
+               and "Downloading the installer's kernel" in progress_dialog(wizard).labelText(),  # type: ignore[union-attr]
+               what="the download under way")
+    assert volumes(window) == ["debian11.qcow2"]  # made before the download: the undo must remove it
+    assert not wizard.button(CREATE).isEnabled()
+    dialog = progress_dialog(wizard)
+    assert dialog is not None
+    cancel = dialog.findChild(QPushButton, "cancel_creation")
+    assert cancel is not None and cancel.isEnabled()
+    cancel.click()
+    assert dialog.isVisible() and dialog.labelText() == "Cancelling: removing what was made so far…"
+    assert not cancel.isEnabled()
+    # seconds, not the 20 minutes the download would take
+    wait_until(lambda: message_box("error") is not None, timeout=5, what="the cancel confirmed")
+    box = message_box("error")
+    assert box is not None and box.text() == "Cancelled: nothing was left behind."
+    assert progress_dialog(wizard) is None
+    assert volumes(window) == [] and "debian11" not in domain_names(window)
+    assert wizard.isVisible() and wizard.button(CREATE).isEnabled()  # the user can change something and retry
+    box.close()

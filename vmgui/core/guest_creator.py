@@ -82,7 +82,7 @@ def create_guest(conn: libvirt.virConnect, plan: NewGuestPlan, xml: str, *, star
             check()
         installer: tuple[str, str] | None = None
         if tree is not None:
-            installer = _fetch_installer(conn, plan, tree, progress, made_volumes)
+            installer = _fetch_installer(conn, plan, tree, progress, made_volumes, check)
             check()
         progress("Defining the guest…")
         try:
@@ -136,7 +136,7 @@ def _point_disk_at(domain: DomainXml, predicted: str | None, actual: str) -> Non
 
 
 def _fetch_installer(conn: libvirt.virConnect, plan: NewGuestPlan, tree: TreeBoot, progress: Progress,
-                     made_volumes: list[str]) -> tuple[str, str]:
+                     made_volumes: list[str], check: Callable[[], None]) -> tuple[str, str]:
     """Download the tree's kernel and initrd and upload them into the disk's pool: their paths there."""
     pool = plan.disk.pool if plan.disk is not None and plan.disk.pool else None
     if pool is None:
@@ -146,7 +146,7 @@ def _fetch_installer(conn: libvirt.virConnect, plan: NewGuestPlan, tree: TreeBoo
         for part, url in (("kernel", tree.kernel_url), ("initrd", tree.initrd_url)):
             progress(f"Downloading the installer's {part} from {urllib.parse.urlsplit(url).netloc or url}…")
             local = Path(tmp) / part
-            fetch(url, local)
+            fetch(url, local, check=check)  # a cancel stops the download, not only the steps around it
             volume = storage.upload_file(conn, pool, f"{plan.name}-installer-{part}", str(local))
             made_volumes.append(volume.path)
             paths.append(volume.path)

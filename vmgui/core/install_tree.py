@@ -10,10 +10,10 @@ install works the same on a remote host.
 from __future__ import annotations
 
 import os
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +86,16 @@ def locate_tree(catalog: OsCatalog | None, url: str, os_hint: OsInfo | None = No
                      f"{', '.join(sorted({k.rsplit('/', 1)[0] for k, _ in seen}))}).")
 
 
-def fetch(url: str, dest: Path, *, timeout: float = 60.0) -> int:
-    """Download `url` into the file `dest` (blocking); its size in bytes. VmguiError when it fails."""
+def fetch(url: str, dest: Path, *, timeout: float = 60.0, check: Callable[[], None] = lambda: None) -> int:
+    """Download `url` into the file `dest` (blocking); its size in bytes. VmguiError when it fails.
+
+    `check` is called between chunks of 64 KiB: it raises to stop the download (a cancel).
+    """
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer, open(dest, "wb") as out:
-            shutil.copyfileobj(answer, out, 1024 * 1024)
+            while chunk := answer.read(64 * 1024):
+                out.write(chunk)
+                check()
     except (OSError, urllib.error.URLError) as err:
         raise VmguiError(f"Could not download {url}: {getattr(err, 'reason', err)}") from err
     return os.path.getsize(dest)
