@@ -1,4 +1,4 @@
-"""SPICE with a guest agent (Debian + Xorg + spice-vdagent): clipboard both ways and the guest's resolution."""
+"""SPICE with a guest agent (Debian + Xorg + spice-vdagent): clipboard, the guest's resolution, pointer shapes."""
 
 from __future__ import annotations
 
@@ -95,37 +95,106 @@ def test_resize_guest_follows_the_window(view: ConsoleView, running_desktop_gues
     assert "current 1280 x 800" in guest_output(running_desktop_guest, "DISPLAY=:0 xrandr")
 
 
+# Pointer shapes the test sets in the guest as X bitmaps (`xsetroot -cursor SOURCE MASK -fg FG -bg BG`):
+# '#' is the foreground colour, '.' the background (in the mask only), ' ' transparent. Widths that are not a
+# multiple of 8 and an asymmetric shape catch row padding, flips and a pixel-order mix-up; FG and BG differ
+# in every channel, which catches red and blue swapped.
+FG, BG = 0xC02040, 0x20A0F0
+FLAG = ("##########. ",
+        "#..........#",
+        "#.   ",
+        "######.",
+        "#......",
+        "#.",
+        "#.",
+        "#.",
+        "#.",
+        ".")
+CROSS = ("      .#.      ",
+         "      .#.      ",
+         "      .#.      ",
+         "      .#.      ",
+         "      .#.      ",
+         "      .#.      ",
+         ".......#.......",
+         "###############",
+         "...............",
+         "      .#.      ",
+         "      .#.      ",
+         "      .#.      ",
+         "      .#.      ",
+         "      .#.      ",
+         "      .#.      ")
+
+
+def rows_of(shape: tuple[str, ...]) -> list[str]:
+    width = max(len(row) for row in shape)
+    return [row.ljust(width) for row in shape]
+
+
+def xbm(name: str, rows: list[str], marks: str, hot: tuple[int, int] | None = None) -> str:
+    """An X bitmap of `rows`, a bit set where the character is one of `marks`. libX11's reader skips the
+    rest of the line that opens the array, so the bytes start on the next one."""
+    data = [sum(1 << i for i, ch in enumerate(row[start:start + 8]) if ch in marks)
+            for row in rows for start in range(0, len(row), 8)]
+    lines = [f"#define {name}_width {len(rows[0])}", f"#define {name}_height {len(rows)}"]
+    if hot is not None:
+        lines += [f"#define {name}_x_hot {hot[0]}", f"#define {name}_y_hot {hot[1]}"]
+    lines += [f"static unsigned char {name}_bits[] = {{", ", ".join(f"0x{b:02x}" for b in data) + "};"]
+    return "\n".join(lines) + "\n"
+
+
+def set_root_pointer(shape: tuple[str, ...], hot: tuple[int, int]) -> str:
+    """The guest command that makes `shape` X's root window pointer."""
+    rows = rows_of(shape)
+    return (f"cat > /tmp/pointer.xbm <<'XBM'\n{xbm('pointer', rows, '#', hot)}XBM\n"
+            f"cat > /tmp/mask.xbm <<'XBM'\n{xbm('mask', rows, '#.')}XBM\n"
+            f"DISPLAY=:0 xsetroot -cursor /tmp/pointer.xbm /tmp/mask.xbm -fg '#{FG:06x}' -bg '#{BG:06x}'")
+
+
+def pointer_mismatches(image: QImage, shape: tuple[str, ...]) -> list[str]:
+    """Where the local pointer (ARGB32, straight alpha) is not `shape`; transparent outside it."""
+    rows = rows_of(shape)
+    wrong: list[str] = []
+    for y in range(image.height()):
+        for x in range(image.width()):
+            ch = rows[y][x] if y < len(rows) and x < len(rows[y]) else " "
+            pixel = image.pixel(x, y)
+            expected = {"#": 0xFF000000 | FG, ".": 0xFF000000 | BG}.get(ch)
+            if (pixel >> 24 != 0) if expected is None else pixel != expected:
+                wrong.append(f"({x},{y}) {pixel:08x} for {ch!r}")
+    return wrong
+
+
+def guest_pointer(view: ConsoleView, guest: DesktopGuest, shape: tuple[str, ...], hot: tuple[int, int]) -> QImage:
+    """Set `shape` as the guest's pointer; the console's local pointer once it has that hotspot."""
+    display = view.display
+    display.setCursor(Qt.CursorShape.ArrowCursor)
+    guest_output(guest, set_root_pointer(shape, hot))
+
+    def arrived() -> bool:  # the hotspot tells it from the shape before, which the guest may send again
+        cursor = display.cursor()
+        spot = cursor.hotSpot()
+        return cursor.shape() == Qt.CursorShape.BitmapCursor and (spot.x(), spot.y()) == hot
+    wait_until(arrived, timeout=20, what=f"the guest's pointer with its hotspot at {hot}")
+    return display.cursor().pixmap().toImage().convertToFormat(QImage.Format.Format_ARGB32)
+
+
 def test_the_cursor_channel_and_a_guest_without_usb_redirection(view: ConsoleView,
                                                                running_desktop_guest: DesktopGuest) -> None:
     # This guest's X server starts with its pointer hidden (no client has set one): SPICE's cursor
     # channel says so and the console shows no local pointer either.
     wait_until(lambda: view.display.cursor().shape() == Qt.CursorShape.BlankCursor, timeout=20,
                what="the guest's hidden pointer")
-    def local_pointer() -> tuple[QImage, tuple[int, int]] | None:
-        cursor = view.display.cursor()
-        if cursor.shape() != Qt.CursorShape.BitmapCursor:
-            return None
-        hot = cursor.hotSpot()
-        return cursor.pixmap().toImage().convertToFormat(QImage.Format.Format_ARGB32), (hot.x(), hot.y())
-
-    shapes: list[tuple[bytes, tuple[int, int]]] = []
-    for name in ("watch", "hand2"):  # X cursor-font shapes, drawn by the guest's QXL driver
-        view.display.setCursor(Qt.CursorShape.ArrowCursor)
-        guest_output(running_desktop_guest, f"DISPLAY=:0 xsetroot -cursor_name {name}")
-
-        def arrived() -> bool:  # a new shape: the guest may send the one before again meanwhile
-            pointer = local_pointer()
-            return pointer is not None and all(bytes(pointer[0].constBits()) != seen for seen, _hot in shapes)
-        wait_until(arrived, timeout=20, what=f"the guest's '{name}' pointer")
-        pointer = local_pointer()
-        assert pointer is not None
-        image, hot = pointer
-        alphas = [image.pixelColor(x, y).alpha() for y in range(image.height()) for x in range(image.width())]
-        opaque = sum(a == 255 for a in alphas)
-        assert 30 < opaque < len(alphas) // 2, f"{name}: {opaque} opaque pixels of {len(alphas)}"
-        assert 0 < hot[0] < image.width() and 0 < hot[1] < image.height()
-        shapes.append((bytes(image.constBits()), hot))
-    assert shapes[0][0] != shapes[1][0] and shapes[0][1] != shapes[1][1]
+    # Then the guest sets pointer shapes of its own: X's QXL driver sends each through SPICE's cursor
+    # channel (cursor-set) and the console's local pointer becomes that bitmap, pixel for pixel.
+    for shape, hot in ((FLAG, (2, 3)), (CROSS, (7, 7))):
+        image = guest_pointer(view, running_desktop_guest, shape, hot)
+        rows = rows_of(shape)
+        # QXL's driver sends its hardware cursor's whole 64x64 square: the shape in its top left corner
+        assert image.width() >= len(rows[0]) and image.height() >= len(rows), image.size()
+        wrong = pointer_mismatches(image, shape)
+        assert not wrong, f"{len(wrong)} pixels differ from what the guest set: {wrong[:8]}"
     tools = view.spice_tools
     assert tools is not None
     tools.rebuild_usb_menu()  # this guest has no <redirdev>: the menu says why nothing can be redirected
