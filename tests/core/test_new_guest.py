@@ -14,7 +14,15 @@ from lxml import etree
 from vmgui.core.domain_xml import DomainXml
 from vmgui.core.host_caps import HostCaps, build_host_caps, parse_capabilities, parse_domain_caps
 from vmgui.core.host_networks import USER_MODE, NetworkOption
-from vmgui.core.new_guest import DiskPlan, InstallMethod, NewGuestPlan, build_domain, name_problem, plan_problems
+from vmgui.core.new_guest import (
+    DiskPlan,
+    InstallMethod,
+    NewGuestPlan,
+    build_domain,
+    install_domain,
+    name_problem,
+    plan_problems,
+)
 from vmgui.core.osinfo import GENERIC, OsCatalog, OsInfo
 
 DATA = Path(__file__).parents[1] / "data"
@@ -75,30 +83,62 @@ def plans(catalog: OsCatalog) -> dict[str, tuple[NewGuestPlan, HostCaps]]:
             name="fedora-pxe", method=InstallMethod.MANUAL, os=os_named(catalog, "fedora37"), memory_mib=2048,
             vcpus=2, disk=DiskPlan(pool="default", size_gib=20, path="/var/lib/libvirt/images/fedora-pxe.qcow2"),
             network=USER_MODE, graphics="vnc"), KVM),
+        "fedora37-net-kvm-bridge": (NewGuestPlan(
+            name="fedora-net", method=InstallMethod.NETWORK, os=os_named(catalog, "fedora37"), memory_mib=2048,
+            vcpus=2, disk=DiskPlan(pool="default", size_gib=20, path="/var/lib/libvirt/images/fedora-net.qcow2"),
+            install_url="https://mirror.example/fedora/releases/37/Everything/x86_64/os",
+            network=NetworkOption("bridge", "br0", "Bridge br0"), firmware="efi"), KVM),
     }
 
 
 CASES = ["debian11-iso-tcg", "win11-iso-kvm-uefi", "winxp-import-tcg-vnc", "kernel-generic-tcg-headless",
-         "fedora37-pxe-kvm-user"]
+         "fedora37-pxe-kvm-user", "fedora37-net-kvm-bridge"]
+
+
+def as_chosen(plan: NewGuestPlan) -> NewGuestPlan:
+    """The plan as the wizard checks it: a new image has no path until its pool makes it."""
+    disk = plan.disk
+    return replace(plan, disk=replace(disk, path=None)) if disk is not None and disk.pool else plan
+
+
+def check_golden(xml: str, golden: Path) -> None:
+    """`xml` is the golden file's text, valid by libvirt's schema and defined by the test driver."""
+    if UPDATE:
+        golden.write_text(xml)
+    assert xml == golden.read_text(), f"{golden.name} differs: rerun with VMGUI_UPDATE_GOLDEN=1 and review the diff"
+    schema = domain_schema()  # libvirt's own schema (as virt-xml-validate checks it)
+    assert schema.validate(etree.fromstring(xml.encode())), schema.error_log.last_error
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_choices_give_the_golden_xml_that_libvirt_accepts(case: str, catalog: OsCatalog) -> None:
     plan, caps = plans(catalog)[case]
-    assert plan_problems(plan, caps, taken=set()) == []
+    assert plan_problems(as_chosen(plan), caps, taken=set()) == []
     xml = build_domain(plan, caps).to_xml()
-    golden = GOLDEN / f"{case}.xml"
-    if UPDATE:
-        golden.write_text(xml)
-    assert xml == golden.read_text(), f"{golden.name} differs: rerun with VMGUI_UPDATE_GOLDEN=1 and review the diff"
-    # libvirt's own schema (as virt-xml-validate checks it), then a define on the test driver
-    schema = domain_schema()
-    assert schema.validate(etree.fromstring(xml.encode())), schema.error_log.last_error
+    check_golden(xml, GOLDEN / f"{case}.xml")
     conn = libvirt.open("test:///default")
     try:
         dom = conn.defineXML(xml)
         back = DomainXml(dom.XMLDesc(0))
         assert (back.name, back.memory_mib, back.vcpus) == (plan.name, plan.memory_mib, plan.vcpus)
+    finally:
+        conn.close()
+
+
+def test_a_network_install_boots_the_installer_once_then_the_disk(catalog: OsCatalog) -> None:
+    plan, caps = plans(catalog)["fedora37-net-kvm-bridge"]
+    final = build_domain(plan, caps)
+    assert (final.boot_devices, final.kernel, final.interfaces[0].source_bridge) == (["hd"], None, "br0")
+    first = install_domain(final, "/var/lib/libvirt/images/fedora-net-installer-kernel",
+                           "/var/lib/libvirt/images/fedora-net-installer-initrd", f"inst.repo={plan.install_url}")
+    xml = first.to_xml()
+    check_golden(xml, GOLDEN / "fedora37-net-kvm-bridge.install.xml")
+    assert (first.boot_devices, first.on_reboot) == ([], "destroy")  # the installer's reboot ends this run
+    conn = libvirt.open("test:///default")
+    try:
+        dom = conn.createXML(xml, 0)  # booted once, never defined: the definition stays `final`
+        assert not dom.isPersistent()
+        dom.destroy()
     finally:
         conn.close()
 
