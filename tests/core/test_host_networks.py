@@ -33,7 +33,8 @@ BRIDGED_HOST = """<node>
     <bridge stp='off'><interface type='ethernet' name='eth0'><mac address='52:54:00:aa:bb:cc'/></interface></bridge>
   </interface>
   <interface type='ethernet' name='eth1'><start mode='onboot'/><mac address='52:54:00:aa:bb:cd'/></interface>
-  <network><name>default</name><bridge name='virbr0'/><forward/></network>
+  <network><name>default</name><bridge name='virbr0'/><forward/><ip address='192.168.122.1' netmask='255.255.255.0'/>
+  </network>
 </node>
 """
 
