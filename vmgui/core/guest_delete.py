@@ -110,7 +110,13 @@ def _paths_used_by_other_guests(conn: libvirt.virConnect, own_uuid: str) -> dict
     for other in conn.listAllDomains(0):
         if other.UUIDString() == own_uuid:
             continue
-        for disk in DomainXml(other.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).disks:
+        try:
+            xml = other.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                continue  # undefined by another client since the listing: it uses nothing now
+            raise
+        for disk in DomainXml(xml).disks:
             if disk.source_path:
                 used.setdefault(disk.source_path, other.name())
     return used

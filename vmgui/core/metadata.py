@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import libvirt
 
 NAMESPACE = "https://vmgui.org/xmlns/guest/1.0"
 PREFIX = "vmgui"
 _ROOT = "guest"
+
+T = TypeVar("T")
 
 MAX_TAG_LENGTH = 64
 MAX_TAGS = 32
@@ -79,6 +82,24 @@ def write_tags(dom: libvirt.virDomain, tags: Iterable[str]) -> tuple[str, ...]:
             ET.SubElement(holder, "tag").text = tag
     write_part(dom, "tags", holder, first=True)
     return clean
+
+
+def read_each(conn: libvirt.virConnect, read: Callable[[libvirt.virDomain], T | None]) -> list[T]:
+    """read(dom) for every persistent guest of the host, without the Nones (blocking).
+
+    Another client may undefine a guest between the listing and its read: that guest is left out.
+    """
+    found = []
+    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT):
+        try:
+            item = read(dom)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                continue
+            raise
+        if item is not None:
+            found.append(item)
+    return found
 
 
 def read_part(dom: libvirt.virDomain, tag: str) -> ET.Element | None:

@@ -242,3 +242,22 @@ def test_bad_pools_are_refused(conn: libvirt.virConnect) -> None:
         save_pool(conn, PoolSpec("office", uuid, 2, "desk-{n}", mode="sometimes"))
     with pytest.raises(VmguiError, match="no desktop pool named 'nope'"):
         pools.provision(conn, "nope")
+
+
+def test_a_desktop_that_another_client_undefines_meanwhile_is_left_out(conn: libvirt.virConnect,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    make_pool(conn, 3)
+    pools.provision(conn, "office")
+    listed = conn.listAllDomains
+
+    def list_then_lose_one(flags: int = 0) -> list[libvirt.virDomain]:
+        domains: list[libvirt.virDomain] = listed(flags)
+        gone = next((d for d in domains if d.name() == "desk-002"), None)
+        if gone is not None:
+            gone.undefine()  # as another vmgui or virsh might, between the listing and the reads
+        return domains
+
+    monkeypatch.setattr(conn, "listAllDomains", list_then_lose_one)
+    assert [d.name for d in desktops.desktops(conn, "office")] == ["desk-001", "desk-003"]
+    assert [p.name for p in read_pools(conn)] == ["office"]
+    assert [g.name for g in golden.golden_images(conn)] == ["gold"]

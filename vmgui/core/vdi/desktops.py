@@ -57,12 +57,8 @@ def read_desktop(dom: libvirt.virDomain) -> Desktop | None:
 
 def desktops(conn: libvirt.virConnect, pool: str | None = None) -> list[Desktop]:
     """The desktops of a pool (of every pool with None), by name."""
-    found = []
-    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT):
-        desktop = read_desktop(dom)
-        if desktop is not None and (pool is None or desktop.pool == pool):
-            found.append(desktop)
-    return sorted(found, key=lambda d: d.name)
+    found = metadata.read_each(conn, read_desktop)
+    return sorted((d for d in found if pool is None or d.pool == pool), key=lambda d: d.name)
 
 
 def write_mark(dom: libvirt.virDomain, mark: DesktopMark) -> None:

@@ -60,9 +60,7 @@ def read_golden(dom: libvirt.virDomain) -> GoldenImage | None:
 
 def golden_images(conn: libvirt.virConnect) -> list[GoldenImage]:
     """Every golden image on the host, by name."""
-    found = [g for g in (read_golden(d) for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT))
-             if g is not None]
-    return sorted(found, key=lambda g: g.name)
+    return sorted(metadata.read_each(conn, read_golden), key=lambda g: g.name)
 
 
 def publish(conn: libvirt.virConnect, source_uuid: str, note: str = "") -> GoldenVersion:

@@ -40,11 +40,11 @@ class PoolSpec:
 
 def read_pools(conn: libvirt.virConnect) -> list[PoolSpec]:
     """Every desktop pool of the host, by name."""
-    found = []
-    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT):
+    def pools_of(dom: libvirt.virDomain) -> list[PoolSpec]:
         part = metadata.read_part(dom, POOLS)
-        found += [_spec_from(el, dom.UUIDString()) for el in (part.findall("pool") if part is not None else ())]
-    return sorted(found, key=lambda p: p.name)
+        return [_spec_from(el, dom.UUIDString()) for el in (part.findall("pool") if part is not None else ())]
+
+    return sorted((p for specs in metadata.read_each(conn, pools_of) for p in specs), key=lambda p: p.name)
 
 
 def _spec_from(el: ET.Element, golden_uuid: str) -> PoolSpec:
