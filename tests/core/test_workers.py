@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -50,3 +51,26 @@ def test_busy_ends_even_when_the_work_raises() -> None:
     started = time.perf_counter()
     workers.yield_to_gui(timeout=1.0)
     assert time.perf_counter() - started < 0.1
+
+
+def _niceness(tid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, tid)
+
+
+def test_lower_priority_makes_only_the_calling_thread_nicer() -> None:
+    main = threading.get_native_id()
+    main_before = _niceness(main)
+    seen: list[tuple[int, int]] = []
+
+    def work() -> None:
+        tid = threading.get_native_id()
+        before = _niceness(tid)
+        workers.lower_priority(5)
+        seen.append((before, _niceness(tid)))
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(5.0)
+    before, after = seen[0]
+    assert after == min(before + 5, 19)  # 19 is the nicest a thread can be
+    assert _niceness(main) == main_before

@@ -11,6 +11,7 @@ from PySide6.QtCore import QCoreApplication
 
 from vmgui.core import eventloop
 from vmgui.core.errors import silence_default_handler
+from vmgui.core.workers import lower_priority
 
 WORKERS = 8  # blocking libvirt calls run here; one slow host does not hold up the others
 
@@ -22,7 +23,7 @@ def create_loop(app: QCoreApplication, *, already_running: bool = False) -> asyn
     """
     loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app, already_running=already_running)
     asyncio.set_event_loop(loop)
-    executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vmgui-worker")
+    executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vmgui-worker", initializer=lower_priority)
     # Start the threads now: a thread start waits for the new thread to take the GIL, which stalled
     # the window by up to 33 ms per load of many hosts when it happened on first use.
     for _ in range(WORKERS):
