@@ -26,6 +26,10 @@ class GuestTree(QTreeView):
 
     def __init__(self, model: GuestTreeModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # A viewport made here is one PySide knows. The one QAbstractScrollArea makes in C++ is
+        # unknown to it, and the first viewport() call then loads every QWidget subclass's Python
+        # type to find its class: 15 ms on the GUI thread, at the first stats tick (bench/scale.py).
+        self.setViewport(QWidget())
         self.setModel(model)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
