@@ -213,3 +213,11 @@ def test_the_banner_never_loads_the_demo_builder_while_hosts_load(tmp_path: Path
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "vmgui.ui.vdi.demo_offer" in imported and "vmgui.core.vdi.demo_names" in imported
     assert "vmgui.core.vdi.demo" not in imported and "vmgui.core.tiny_guest" not in imported
+
+
+def test_the_banner_never_opens_as_a_window_of_its_own(aloop: asyncio.AbstractEventLoop, qtbot: QtBot) -> None:
+    # Made before the main window's layout takes it, the banner must stay hidden: shown without a parent
+    # it would open (and on a desktop flash) as a top-level window, and cost a window and a paint at start.
+    offer = DemoOffer(ConnectionManager(stats_interval=0), TaskGroup())
+    qtbot.addWidget(offer)
+    assert offer.windowHandle() is None and not offer.isVisible()

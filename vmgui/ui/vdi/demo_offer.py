@@ -137,7 +137,7 @@ class DemoOffer(QFrame):
         self.remove_action.setToolTip("Delete the demo's desktops, its golden image and its kernel and disk images")
         self.remove_action.triggered.connect(lambda _checked=False: self.start_remove())
 
-        self._show()  # nothing until the first refresh says what
+        self._show_parts()  # nothing until the first refresh says what
         self.setVisible(False)
         self.try_action.setEnabled(False)
         self.remove_action.setEnabled(False)
@@ -183,12 +183,18 @@ class DemoOffer(QFrame):
 
     def _show(self, *, progress: bool = False, cancel: bool = False, try_: bool = False, portal: bool = False,
               close: bool = False) -> None:
+        self._show_parts(progress=progress, cancel=cancel, try_=try_, portal=portal, close=close)
+        self.setVisible(True)
+
+    def _show_parts(self, *, progress: bool = False, cancel: bool = False, try_: bool = False, portal: bool = False,
+                    close: bool = False) -> None:
+        """Which of the banner's parts show (the banner itself stays as it is: shown while it has no parent,
+        it would open as a window of its own)."""
         self.progress.setVisible(progress)
         self.cancel_button.setVisible(cancel)
         self.try_button.setVisible(try_)
         self.portal_button.setVisible(portal)
         self.close_button.setVisible(close)
-        self.setVisible(True)
 
     def dismiss(self) -> None:
         """Hide the banner (the offer stays away until the next start; the menu actions remain)."""
