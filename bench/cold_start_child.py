@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.ui.asyncio_loop import create_loop
+from vmgui.ui.gc_pauses import freeze_startup_objects
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import Settings
 
@@ -61,6 +62,7 @@ def main() -> int:
     window.tasks.spawn(conn.connect())
     milestones = _Milestones(window, imported)
     window.show()
+    freeze_startup_objects()  # as vmgui.ui.app.run does
     QTimer.singleShot(20_000, lambda: os._exit(3))  # never hang the parent
     loop.run_forever()
     del milestones

@@ -29,6 +29,7 @@ from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.domstate import GuestState
 from vmgui.core.observable import Callbacks
 from vmgui.ui.asyncio_loop import create_loop
+from vmgui.ui.gc_pauses import freeze_startup_objects
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import Settings
 
@@ -438,6 +439,7 @@ async def measure_window(cfg: Config, rows: list[Row]) -> None:
     for uri in uris:
         window.tasks.spawn(manager.add(uri).connect())
     window.show()
+    freeze_startup_objects()
     shown_at = time.perf_counter()
     heartbeat.start()
     sampler = StallSampler(heartbeat) if cfg.stall_stacks else None

@@ -16,6 +16,7 @@ from vmgui.core.local_host import default_local_uri
 from vmgui.core.vdi.reset_watch import ResetOnShutdown
 from vmgui.ui.asyncio_loop import create_loop
 from vmgui.ui.console.named_console import open_named_console
+from vmgui.ui.gc_pauses import freeze_startup_objects
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import SavedConnection, Settings
 from vmgui.ui.viewer import Viewer, load_source
@@ -79,6 +80,7 @@ def _run_viewer(app: QApplication, loop: asyncio.AbstractEventLoop, options: Opt
         return 1
     viewer = Viewer(options, source, settings, app.exit)
     viewer.start()
+    freeze_startup_objects()
     code = loop.run_forever()
     viewer.stop()
     return int(code or 0)
@@ -95,6 +97,7 @@ def _run_portal(app: QApplication, loop: asyncio.AbstractEventLoop, manager: Con
     portal.show()
     if options.screenshot is not None:
         portal.tasks.spawn(_portal_screenshot(app, portal, manager, options))
+    freeze_startup_objects()
     code = loop.run_forever()
     portal.tasks.cancel_all()
     try:
@@ -143,6 +146,7 @@ def run(options: Options) -> int:
         window.tasks.spawn(_console(app, window, manager, options))
     elif options.screenshot is not None:
         window.tasks.spawn(_screenshot(app, window, manager, options))
+    freeze_startup_objects()
     code = loop.run_forever()
     window.tasks.cancel_all()
     try:
