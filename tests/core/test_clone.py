@@ -67,7 +67,7 @@ def test_each_disk_says_what_cloning_can_do_with_it(conn: libvirt.virConnect) ->
     conn.lookupByName("web").create()
     running = {d.target: d for d in inspect_disks(conn, conn.lookupByName("web"))}
     assert running["vda"].modes == (DiskMode.COPY, DiskMode.SHARE)
-    assert running["vda"].why == "a linked clone needs the source guest shut off"
+    assert running["vda"].why == "a linked clone needs the source shut off, or its disk made a base"
 
 
 def test_a_clone_gets_a_new_identity(conn: libvirt.virConnect) -> None:
@@ -174,3 +174,26 @@ def test_a_uefi_guests_variables_are_copied_for_its_clone(conn: libvirt.virConne
     clone = DomainXml(conn.lookupByUUIDString(made.uuid).XMLDesc(0))
     assert clone.element.findtext("os/nvram") == "/default-pool/web-uefi-2_VARS.fd"
     assert "web-uefi-2_VARS.fd" in volumes(conn) and "web-uefi_VARS.fd" in volumes(conn)
+
+
+def test_every_nic_of_a_clone_gets_a_new_mac(conn: libvirt.virConnect) -> None:
+    nics = "".join(f"<interface type='network'><mac address='52:54:00:00:00:0{i}'/><source network='default'/>"
+                   "</interface>" for i in range(1, 4))
+    source = conn.defineXML(SOURCE.replace("<name>web</name>", "<name>web-nics</name>").replace(
+        "<uuid>11111111-2222-3333-4444-555555555555</uuid>", "").replace("<serial ", nics + "<serial "))
+    source_macs = [nic.mac for nic in DomainXml(source.XMLDesc(0)).interfaces]
+    assert len(source_macs) == 4  # the one of SOURCE and three more
+    made = clone_guest(conn, source.UUIDString(), "web-nics-2", {"vda": DiskMode.LINK, "vdb": DiskMode.SHARE})
+    macs = [nic.mac for nic in DomainXml(conn.lookupByUUIDString(made.uuid).XMLDesc(0)).interfaces]
+    assert len(macs) == 4 and all(macs) and len(set(macs)) == 4
+    assert not set(macs) & set(source_macs)
+
+
+def test_a_source_protected_twice_gets_a_second_overlay_of_its_own(conn: libvirt.virConnect) -> None:
+    uuid = conn.lookupByName("web").UUIDString()
+    clone_guest(conn, uuid, "web-clone", {"vda": DiskMode.LINK, "vdb": DiskMode.SHARE}, protect_base=True)
+    clone_guest(conn, uuid, "web-clone-2", {"vda": DiskMode.LINK, "vdb": DiskMode.SHARE}, protect_base=True)
+    assert DomainXml(conn.lookupByName("web").XMLDesc(0)).disks[0].source_path == "/default-pool/web-top2-vda.qcow2"
+    assert backing_file(conn, "/default-pool/web-top2-vda.qcow2") == "/default-pool/web-top-vda.qcow2"
+    second = DomainXml(conn.lookupByName("web-clone-2").XMLDesc(0)).disks[0].source_path
+    assert second is not None and backing_file(conn, second) == "/default-pool/web-top-vda.qcow2"

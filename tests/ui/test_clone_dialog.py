@@ -1,9 +1,10 @@
 """The Clone dialog on the test-driver host: suggested name, per-disk modes, linked clones, batches, errors, a
-running source shut down on request."""
+running source shut down on request or its disks made a base while it runs, a full copy's progress."""
 
 from __future__ import annotations
 
 import threading
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import libvirt
@@ -14,7 +15,8 @@ from pytestqt.qtbot import QtBot
 
 from tests.helpers import wait_until
 from vmgui.core import storage
-from vmgui.core.clone import DiskMode, backing_file, clone_guest
+from vmgui.core.clone import DiskMode, backing_file, clone_guest, repoint_disks
+from vmgui.core.clone_base import make_base
 from vmgui.core.domain_xml import DomainXml
 from vmgui.core.guest_creator import CreatedGuest
 from vmgui.ui import clone_dialog
@@ -195,3 +197,121 @@ def test_a_batch_runs_beside_the_main_window_with_progress_and_a_cancel_still_pr
     assert source_disk is not None and source_disk != base and backing_file(conn, source_disk) == base
     box.close()
     dialog.reject()
+
+
+class LikeLibvirtd:
+    """The test host, whose domains take a disk-only snapshot as libvirtd does (the test driver refuses it): the
+    guest goes on on the overlays. It is restarted here, which libvirtd does not need."""
+
+    def __init__(self, conn: libvirt.virConnect) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def lookupByUUIDString(self, uuid: str) -> Any:
+        conn = self._conn
+        dom = conn.lookupByUUIDString(uuid)
+
+        class Domain:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(dom, name)
+
+            def snapshotCreateXML(self, xml: str, flags: int) -> None:
+                overlays = {}
+                for disk in ET.fromstring(xml).findall("disks/disk[@snapshot='external']"):
+                    source = disk.find("source")
+                    assert source is not None
+                    overlays[disk.get("name", "")] = source.get("file", "")
+                dom.destroy()
+                conn.defineXML(repoint_disks(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), overlays).to_xml())
+                dom.create()
+        return Domain()
+
+
+def question(dialog: CloneDialog) -> QMessageBox:
+    wait_until(lambda: any(isinstance(w, QMessageBox) and w.isVisible() for w in dialog.findChildren(QMessageBox)),
+               what="the question")
+    return next(w for w in dialog.findChildren(QMessageBox) if w.isVisible())
+
+
+def test_a_running_sources_disks_are_made_a_base_and_linked_while_it_runs(
+        window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = make_golden(window)
+    conn = host(window)
+    conn.lookupByName("golden").create()
+    guests = window.manager.connections[0].guests
+    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    monkeypatch.setattr(clone_dialog, "make_base", lambda c, uuid, targets: make_base(LikeLibvirtd(c), uuid, targets))
+    dialog = open_clone(window)
+    assert "make its disks a base now: golden keeps running on a new overlay file" in dialog.running_note.text()
+    assert dialog.make_base.isVisibleTo(dialog) and dialog.shut_down.isVisibleTo(dialog)
+    dialog.make_base.click()
+    box = question(dialog)
+    assert box.text() == "Make golden's disks a base now?"
+    assert box.informativeText().startswith("golden keeps running, without a pause. Its disk vda gets a new overlay "
+                                            "file in its storage pool that takes golden's writes from now on")
+    assert "golden's snapshot list does not change" in box.informativeText()
+    next(b for b in box.buttons() if b.text() == "Make a Base").click()
+    wait_until(lambda: not dialog.make_base.isVisibleTo(dialog), what="the base made")
+    assert not dialog.shut_down.isVisibleTo(dialog)
+    assert dialog.running_note.text().startswith("golden keeps running on new overlay files. Linked clones build on "
+                                                 "its former disks, now read-only bases")
+    source = conn.lookupByName("golden")
+    top = DomainXml(source.XMLDesc(0)).disks[0].source_path
+    assert source.isActive() and top == f"{base.rsplit('/', 1)[0]}/golden-top-vda.qcow2"
+    assert backing_file(conn, top) == base
+    vda = dialog.table.cellWidget(0, 2)
+    assert isinstance(vda, QComboBox) and vda.currentData() is DiskMode.LINK  # what the user asked for
+    note = dialog.table.item(0, 3)
+    assert note is not None and note.text() == "linked clones build on its base golden.qcow2"
+    assert not dialog.protect.isVisibleTo(dialog)  # the base is protected already: the source runs on an overlay
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    wait_until(lambda: "golden-clone" in [d.name() for d in conn.listAllDomains(0)], what="the clone")
+    disk = DomainXml(conn.lookupByName("golden-clone").XMLDesc(0)).disks[0].source_path
+    assert disk is not None and backing_file(conn, disk) == base  # the base, not the running guest's overlay
+    assert source.isActive() and DomainXml(source.XMLDesc(0)).disks[0].source_path == top
+
+
+def test_a_base_that_cannot_be_made_is_said_and_nothing_is_left(window: MainWindow) -> None:
+    base = make_golden(window)
+    conn = host(window)
+    conn.lookupByName("golden").create()
+    guests = window.manager.connections[0].guests
+    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    before = sorted(v.name for v in storage.list_volumes(conn, POOL))
+    dialog = open_clone(window)
+    dialog.make_base.click()
+    next(b for b in question(dialog).buttons() if b.text() == "Make a Base").click()
+    wait_until(lambda: "could not be made a base" in question(dialog).text(), what="the error")
+    box = question(dialog)
+    assert box.text().startswith("golden's disks could not be made a base (it keeps running on them): ")
+    assert sorted(v.name for v in storage.list_volumes(conn, POOL)) == before  # no overlay left
+    source = conn.lookupByName("golden")
+    assert source.isActive() and DomainXml(source.XMLDesc(0)).disks[0].source_path == base
+    assert dialog.make_base.isVisibleTo(dialog) and dialog.make_base.isEnabled()  # it can be tried again
+    vda = dialog.table.cellWidget(0, 2)
+    assert isinstance(vda, QComboBox) and DiskMode.LINK not in [vda.itemData(i) for i in range(vda.count())]
+    box.close()
+    dialog.reject()
+
+
+def test_a_full_copy_shows_how_far_it_is(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_golden(window)
+    conn = host(window)
+    gate = threading.Event()
+    real = storage.copy_volume
+
+    def slow(*args: Any, **kwargs: Any) -> storage.VolumeInfo:  # the test driver copies at once: report 42 % first
+        args[3](0.42)
+        gate.wait(10)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(storage, "copy_volume", slow)
+    dialog = open_clone(window)
+    vda = dialog.table.cellWidget(0, 2)
+    assert isinstance(vda, QComboBox) and vda.currentData() is DiskMode.COPY
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    wait_until(lambda: dialog.progress_text.text() == "golden-clone: Copying vda (1.0 GiB): 42%", what="the percent")
+    assert dialog.progress_text.isVisible()
+    gate.set()
+    wait_until(lambda: "golden-clone" in [d.name() for d in conn.listAllDomains(0)], what="the clone")

@@ -3,7 +3,9 @@
 A linked clone's disk is a new qcow2 image whose backing file is the source disk, so it is made in
 a moment and holds only what the clone changes. The source disk must then never change again: the
 source guest has to be shut off, and either its disk is protected (the source guest gets an overlay of
-its own, so the old file becomes a read-only base) or the source guest is not started again.
+its own, so the old file becomes a read-only base) or the source guest is not started again. A running
+guest's disk can be made a base first (`clone_base.make_base`): linked clones then build on the file it
+ran on until then, passed here as one of `bases`.
 Everything here is blocking; run it in a worker thread.
 """
 
@@ -13,7 +15,7 @@ import logging
 import re
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -29,7 +31,7 @@ from vmgui.core.new_guest import free_name, name_problem
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-NEEDS_SHUTOFF = "a linked clone needs the source guest shut off"
+NEEDS_SHUTOFF = "a linked clone needs the source shut off, or its disk made a base"
 
 
 class DiskMode(Enum):
@@ -55,16 +57,24 @@ class CloneDisk:
     shareable: bool
     modes: tuple[DiskMode, ...]  # what is possible, the default first
     why: str                     # why some modes are missing ("" when all are possible)
+    base: storage.VolumeInfo | None = None  # a running guest's read-only base, linked clones build on it
 
     @property
     def default(self) -> DiskMode:
         return self.modes[0]
 
+    @property
+    def link_to(self) -> storage.VolumeInfo | None:
+        """What a linked clone of this disk builds on: the base made of a running guest's disk, else the disk."""
+        return self.base or self.volume
 
-def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[CloneDisk]:
-    """The source guest's disks with the modes each allows (blocking)."""
+
+def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain, bases: Collection[str] = ()) -> list[CloneDisk]:
+    """The source guest's disks with the modes each allows (blocking). A running guest's disk can be linked
+    when it runs on an overlay (in the live and the saved definition) whose backing file is one of `bases`."""
     xml = DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     running = bool(dom.isActive())
+    live = {d.target_dev: d.source_path for d in DomainXml(dom.XMLDesc(0)).disks} if running and bases else {}
     pools = {p.name: p for p in storage.list_pools(conn)}  # their types only: no refresh (a scan) per disk
     result = []
     for disk in xml.disks:
@@ -83,22 +93,37 @@ def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[Clon
             continue
         modes = [DiskMode.COPY]
         why = ""
+        base = None
         pool = pools[volume.pool]
         if not pool.holds_files:
             why = f"the pool '{pool.name}' ({pool.type}) cannot hold qcow2 overlays"
         elif running:
-            why = NEEDS_SHUTOFF
+            base = _base_of(conn, volume, live.get(disk.target_dev), bases)
+            if base is None:
+                why = NEEDS_SHUTOFF
+            else:
+                modes.append(DiskMode.LINK)
         else:
             modes.append(DiskMode.LINK)
         modes.append(DiskMode.SHARE)
         result.append(CloneDisk(disk.target_dev or "", device, path, disk.driver_type or volume.format, volume,
-                                False, False, tuple(modes), why))
+                                False, False, tuple(modes), why, base))
     return result
 
 
-def clone_choices(conn: libvirt.virConnect, uuid: str) -> tuple[list[CloneDisk], set[str]]:
+def _base_of(conn: libvirt.virConnect, volume: storage.VolumeInfo, live_path: str | None,
+             bases: Collection[str]) -> storage.VolumeInfo | None:
+    """The base a running guest's disk `volume` builds on, when it is one of `bases` and the guest runs on
+    `volume` (so it never writes the base)."""
+    if not bases or live_path != volume.path:
+        return None
+    backing = backing_file(conn, volume.path)
+    return storage.find_volume(conn, backing) if backing is not None and backing in bases else None
+
+
+def clone_choices(conn: libvirt.virConnect, uuid: str, bases: Collection[str] = ()) -> tuple[list[CloneDisk], set[str]]:
     """The source guest's disks (what each allows) and the names taken on the host, for the Clone dialog."""
-    return inspect_disks(conn, conn.lookupByUUIDString(uuid)), {d.name() for d in conn.listAllDomains(0)}
+    return inspect_disks(conn, conn.lookupByUUIDString(uuid), bases), {d.name() for d in conn.listAllDomains(0)}
 
 
 def suggest_name(source: str, taken: set[str]) -> str:
@@ -175,12 +200,13 @@ def clone_domain_xml(source_xml: str, name: str, new_paths: Mapping[str, str], n
 
 def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Mapping[str, DiskMode], *,
                 protect_base: bool = False, progress: Progress = lambda _step: None,
-                cancel: threading.Event | None = None) -> CreatedGuest:
+                cancel: threading.Event | None = None, bases: Collection[str] = ()) -> CreatedGuest:
     """Clone the guest `source_uuid` as `name` (blocking); disks by target as `modes` says (default each).
 
     `protect_base`: for linked disks, give the source guest an overlay of its own too, so the file both
-    now build on is never written again. On failure or cancel, everything made is removed (and the
-    source guest's disks are put back).
+    now build on is never written again. `bases`: read-only bases made of a running source's disks
+    (`clone_base.make_base`), which its linked disks build on. On failure or cancel, everything made is
+    removed (and the source guest's disks are put back).
     """
     cancel = cancel or threading.Event()
     made: list[str] = []
@@ -197,7 +223,7 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
         problem = name_problem(name, {d.name() for d in conn.listAllDomains(0)})
         if problem:
             raise VmguiError(problem)
-        disks = inspect_disks(conn, source)
+        disks = inspect_disks(conn, source, bases)
         new_paths: dict[str, str] = {}
         linked: list[str] = []
         for disk in disks:
@@ -219,10 +245,12 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
                 new_paths[disk.target] = copy.path
             else:
                 progress(f"Making a linked clone of {disk.target}…")
-                overlay = storage.create_overlay(conn, disk.volume, _volume_name(name, disk, "qcow2"))
+                assert disk.link_to is not None
+                overlay = storage.create_overlay(conn, disk.link_to, _volume_name(name, disk, "qcow2"))
                 made.append(overlay.path)
                 new_paths[disk.target] = overlay.path
-                linked.append(disk.target)
+                if disk.base is None:  # a base made of a running source's disk is never written already
+                    linked.append(disk.target)
         check()
         nvram = _copy_nvram(conn, source_xml, name, made)
         progress("Defining the clone…")
@@ -267,9 +295,8 @@ def protect_source(conn: libvirt.virConnect, source_uuid: str, targets: Iterable
             volume = disks[target].volume
             if volume is None:
                 raise VmguiError(f"{target} is in no storage pool, so vmgui cannot give it an overlay.")
-            made[target] = storage.create_overlay(conn, volume, _volume_name(source.name(), disks[target], "qcow2",
-                                                                             suffix="-top")).path
-        conn.defineXML(_repoint_disks(source_xml, made).to_xml())
+            made[target] = storage.create_overlay(conn, volume, top_name(conn, source.name(), disks[target])).path
+        conn.defineXML(repoint_disks(source_xml, made).to_xml())
     except BaseException:
         for path in made.values():
             try:
@@ -303,7 +330,7 @@ def _own_path(path: str, old_name: str, new_name: str) -> str:
     return f"{head}/{stem}-{new_name}{dot}{ext}"
 
 
-def _repoint_disks(xml: str, paths: Mapping[str, str]) -> DomainXml:
+def repoint_disks(xml: str, paths: Mapping[str, str]) -> DomainXml:
     """The same guest with the disks of `paths` (target -> path) on new qcow2 files."""
     dom = DomainXml(xml)
     for disk in dom.disks:
@@ -321,6 +348,16 @@ def _restore(conn: libvirt.virConnect, source_xml: str) -> None:
         conn.defineXML(source_xml)
     except libvirt.libvirtError as err:
         log.error("could not put the source guest's definition back: %s", err)
+
+
+def top_name(conn: libvirt.virConnect, guest: str, disk: CloneDisk) -> str:
+    """A free name for the source guest's own overlay on `disk`: "web-top-vda.qcow2", "web-top2-vda.qcow2"..."""
+    assert disk.volume is not None
+    for n in range(1, 1000):
+        name = _volume_name(guest, disk, "qcow2", suffix=f"-top{n if n > 1 else ''}")
+        if not storage.volume_exists(conn, disk.volume.pool, name):
+            return name
+    raise VmguiError(f"The storage pool '{disk.volume.pool}' has no free name left for an overlay of {disk.target}.")
 
 
 def _volume_name(guest: str, disk: CloneDisk, fmt: str | None = None, *, suffix: str = "") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import threading
 
 from PySide6.QtCore import Qt, Signal
@@ -35,6 +36,7 @@ from vmgui.core.clone import (
     protect_source,
     suggest_name,
 )
+from vmgui.core.clone_base import base_targets, make_base
 from vmgui.core.connection import Connection
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
@@ -44,8 +46,17 @@ from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.tasks import TaskGroup
 
 SHUTDOWN_WAIT = 120.0  # seconds the dialog waits for the source guest to shut down
-RUNNING_NOTE = ("{name} is running, so its disks can only be copied or shared now. A linked clone builds on the "
-                "source disk, which must not change from then on: shut {name} down first.")
+RUNNING_NOTE = ("{name} is running, so its disks can only be copied or shared now: a linked clone builds on the "
+                "source disk, which must not change from then on. Shut {name} down, or make its disks a base now: "
+                "{name} keeps running on a new overlay file per disk, and the files it used until now become "
+                "read-only bases that linked clones share.")
+BASE_NOTE = ("{name} keeps running on new overlay files. Linked clones build on its former disks, now read-only "
+             "bases: they start from the disks as they were at {time}, as after a power cut.")
+BASE_DETAIL = ("{name} keeps running, without a pause. {disks} a new overlay file in its "
+               "storage pool that takes {name}'s writes from now on; what it used until now is never written again "
+               "and becomes the shared, read-only base that linked clones build on.\n\nThe clones start from the "
+               "disks as they are at this moment, like after a power cut: what {name} has not yet written to its disks "
+               "is not in them. {name}'s snapshot list does not change.")
 LINK_NOTE = ("A linked clone builds on the source disk, which must then never change: the source guest stays "
              "shut off, or it gets an overlay of its own (below) so that its old disk becomes a read-only base.")
 
@@ -67,6 +78,8 @@ class CloneDialog(QDialog):
         self.disks: list[CloneDisk] = []
         self.taken: set[str] = set()
         self.running = False
+        self.bases: dict[str, str] = {}  # target -> the read-only base made of the running source's disk
+        self.source_busy = False  # the source is being shut down or its disks made a base
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.name = QLineEdit()
@@ -102,10 +115,20 @@ class CloneDialog(QDialog):
         self.shut_down = QPushButton(f"Shut Down {source_name}…")
         self.shut_down.setObjectName("shut_down_source")
         self.shut_down.clicked.connect(lambda: self.tasks.spawn(self._shut_down_source()))
+        self.make_base = QPushButton("Make Its Disks a Base Now…")
+        self.make_base.setObjectName("make_base")
+        self.make_base.setToolTip(f"{source_name} keeps running on new overlay files; its current disk files become "
+                                  "the read-only bases linked clones build on")
+        self.make_base.clicked.connect(lambda: self.tasks.spawn(self._make_base()))
+        running_buttons = QVBoxLayout()
+        running_buttons.addWidget(self.make_base)
+        running_buttons.addWidget(self.shut_down)
+        running_buttons.addStretch(1)
         running_row.addWidget(self.running_note, 1)
-        running_row.addWidget(self.shut_down)
+        running_row.addLayout(running_buttons)
         self.running_note.hide()  # until the disks say the source runs
         self.shut_down.hide()
+        self.make_base.hide()
         layout.addLayout(running_row)
         self.link_note = QLabel(LINK_NOTE)
         self.link_note.setWordWrap(True)
@@ -146,17 +169,18 @@ class CloneDialog(QDialog):
 
     async def _load(self, prefer: DiskMode | None = None) -> None:
         """Read the disks and what each allows; `prefer` that mode where a disk allows it."""
-        uuid = self.uuid
+        uuid, bases = self.uuid, tuple(self.bases.values())
         try:
-            self.disks, self.taken = await self.connection.call(lambda conn: clone_choices(conn, uuid))
+            self.disks, self.taken = await self.connection.call(lambda conn: clone_choices(conn, uuid, bases))
         except Exception as err:  # a vanished guest or host is said, not raised
             self.problem.setText(f"Could not read the guest: {err}")
             return
         if not self.name.text():
             self.name.setText(suggest_name(self.source_name, self.taken))
         running = any(d.why == NEEDS_SHUTOFF for d in self.disks)
-        self.running_note.setVisible(running)
+        self.running_note.setVisible(running or any(d.base for d in self.disks))
         self.shut_down.setVisible(running)
+        self.make_base.setVisible(running)
         self.table.setRowCount(len(self.disks))
         for row, disk in enumerate(self.disks):
             self.table.setItem(row, 0, QTableWidgetItem(f"{disk.target} ({disk.device})"))
@@ -173,7 +197,8 @@ class CloneDialog(QDialog):
             combo.setEnabled(len(disk.modes) > 1)
             combo.currentIndexChanged.connect(self.check)
             self.table.setCellWidget(row, 2, combo)
-            self.table.setItem(row, 3, QTableWidgetItem(disk.why))
+            self.table.setItem(row, 3, QTableWidgetItem(
+                f"linked clones build on its base {disk.base.name}" if disk.base else disk.why))
         self.table.resizeColumnToContents(1)
         self.table.setColumnWidth(1, min(self.table.columnWidth(1), 260))
         self.table.resizeRowsToContents()
@@ -186,11 +211,11 @@ class CloneDialog(QDialog):
                              "Its operating system is asked to shut down; unsaved work in it may be lost. Once it "
                              "is off, its disks can be linked.", "Shut Down"):
             return
-        self.shut_down.setEnabled(False)
+        self._set_source_busy(True)
         try:
             await self.connection.perform(self.uuid, Action.SHUTDOWN)
         except VmguiError as err:
-            self.shut_down.setEnabled(True)
+            self._set_source_busy(False)
             show_error(self, "Clone", str(err))
             return
         self.running_note.setText(f"Waiting for {name} to shut down…")
@@ -198,13 +223,45 @@ class CloneDialog(QDialog):
         deadline = loop.time() + SHUTDOWN_WAIT
         while self._source_running() and loop.time() < deadline:
             await asyncio.sleep(0.25)
-        self.shut_down.setEnabled(True)
+        self._set_source_busy(False)
         if self._source_running():
             self.running_note.setText(f"{name} is still running after {SHUTDOWN_WAIT:.0f} s: shut it down from "
                                       "inside, or force it off, and try again.")
             return
         self.running_note.setText(RUNNING_NOTE.format(name=name))
         await self._load(prefer=DiskMode.LINK)
+
+    async def _make_base(self) -> None:
+        """Ask, move the running source onto new overlays, then offer linked clones on its former disks."""
+        name, uuid = self.source_name, self.uuid
+        try:
+            targets = await self.connection.call(lambda conn: base_targets(conn, uuid))
+        except Exception as err:  # a vanished guest or host is said, not raised
+            show_error(self, "Clone", f"Could not read the guest: {err}")
+            return
+        if not targets:
+            await self._load(prefer=DiskMode.LINK)  # shut off meanwhile: nothing to do
+            return
+        if not await confirm(self, "Make a base?", f"Make {name}'s disks a base now?",
+                             BASE_DETAIL.format(name=name, disks=f"Its disk {targets[0]} gets" if len(targets) == 1
+                                                else f"Each of its disks ({', '.join(targets)}) gets"),
+                             "Make a Base"):
+            return
+        self._set_source_busy(True)
+        try:
+            bases = await self.connection.call(lambda conn: make_base(conn, uuid, targets))
+        except VmguiError as err:
+            show_error(self, "Clone", str(err))
+            return
+        finally:
+            self._set_source_busy(False)
+        self.bases.update(bases)
+        self.running_note.setText(BASE_NOTE.format(name=name, time=datetime.datetime.now().strftime("%H:%M:%S")))
+        await self._load(prefer=DiskMode.LINK)
+
+    def _set_source_busy(self, busy: bool) -> None:
+        self.source_busy = busy
+        self.check()
 
     def _source_running(self) -> bool:
         guest = self.connection.guests.get(self.uuid)
@@ -217,6 +274,11 @@ class CloneDialog(QDialog):
             if isinstance(combo, QComboBox) and isinstance(combo.currentData(), DiskMode):
                 chosen[disk.target] = combo.currentData()
         return chosen
+
+    def _own_linked(self) -> list[str]:
+        """The disks to be linked onto the source's disk itself (not a base made of a running source's disk)."""
+        on_base = {d.target for d in self.disks if d.base is not None}
+        return [target for target, mode in self.modes().items() if mode is DiskMode.LINK and target not in on_base]
 
     def names(self) -> list[str]:
         """The clones' names; raises VmguiError when they cannot be."""
@@ -235,10 +297,12 @@ class CloneDialog(QDialog):
         self.pattern.setEnabled(editable and self.batch.isChecked())
         for widget in (self.batch, self.table, self.protect):
             widget.setEnabled(editable)
-        linked = DiskMode.LINK in self.modes().values()
-        self.link_note.setVisible(linked)
-        self.protect.setVisible(linked)
-        ok = bool(self.disks) and not self.running
+        for button in (self.make_base, self.shut_down):
+            button.setEnabled(editable and not self.source_busy)
+        own_linked = bool(self._own_linked())  # linked on a base made of the running source: protected already
+        self.link_note.setVisible(own_linked)
+        self.protect.setVisible(own_linked)
+        ok = bool(self.disks) and not self.running and not self.source_busy
         if self.disks:  # else the text says the disks are being read, or why they could not be
             try:
                 names = self.names()
@@ -260,7 +324,9 @@ class CloneDialog(QDialog):
             show_error(self, "Clone", str(err))
             return
         modes = self.modes()
-        protect = self.protect.isChecked() and DiskMode.LINK in modes.values()
+        own_linked = self._own_linked()
+        protect = self.protect.isChecked() and bool(own_linked)
+        bases = tuple(self.bases.values())
         # Progress inside this (modeless) dialog: a modal progress dialog would block the main window too.
         self.cancel = threading.Event()
         loop = asyncio.get_running_loop()
@@ -282,14 +348,14 @@ class CloneDialog(QDialog):
                 last = i == len(names) - 1  # the base is protected once, after the last clone linked to it
                 made.append(await self.connection.call(
                     lambda conn, name=name, last=last, step=step, cancel=self.cancel: clone_guest(  # type: ignore[misc]
-                        conn, self.uuid, name, modes, protect_base=protect and last, progress=step, cancel=cancel)))
+                        conn, self.uuid, name, modes, protect_base=protect and last, progress=step, cancel=cancel,
+                        bases=bases)))
                 self.progress.setValue(i + 1)
         except (CreationCancelled, VmguiError) as err:
             done = f" {len(made)} of {len(names)} clones were made before." if made else ""
             if made and protect:  # the clones made must not see their base change when the source starts
-                linked = [target for target, mode in modes.items() if mode is DiskMode.LINK]
                 try:
-                    await self.connection.call(lambda conn: protect_source(conn, self.uuid, linked))
+                    await self.connection.call(lambda conn: protect_source(conn, self.uuid, own_linked))
                     done += " The source guest's disks were protected for them."
                 except VmguiError as protect_err:
                     done += f" Do not start the source guest: its disks could not be protected ({protect_err})."
