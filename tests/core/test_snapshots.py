@@ -144,8 +144,18 @@ def test_what_the_host_cannot_do_is_refused_with_the_reason(dom: libvirt.virDoma
         assert "need libvirt 10.9 (this host has 9.0.0)" in (snapshots.create_problem(old, uefi, external=False) or "")
         assert snapshots.create_problem(old, uefi, external=True) is None
         assert snapshots.create_problem(OldLibvirt(conn, 10_009_000), uefi, external=False) is None
+        # an internal snapshot of the UEFI guest (made elsewhere) cannot be deleted before libvirt 10.10
+        uefi.snapshotCreateXML("<domainsnapshot><name>fw</name></domainsnapshot>", 0)
+        with pytest.raises(VmguiError, match=r"Deleting internal snapshots of UEFI guests needs libvirt 10\.10 "
+                                             r"\(this host has 9\.0\.0\)"):
+            snapshots.delete(old, uefi, "fw")
+        assert [s.name for s in snapshots.read_snapshots(uefi)] == ["fw"]  # kept
+        with pytest.raises(VmguiError, match=r"needs libvirt 10\.10"):
+            snapshots.delete(OldLibvirt(conn, 10_009_000), uefi, "fw")  # 10.9 creates them, but cannot delete
+        snapshots.delete(OldLibvirt(conn, 10_010_000), uefi, "fw")
+        assert snapshots.read_snapshots(uefi) == []
     finally:
-        uefi.undefine()
+        uefi.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     raw = conn.defineXML(GUEST.replace("<name>snappy</name>", "<name>snappy-raw</name>").replace(
         "type='qcow2'", "type='raw'"))
     try:

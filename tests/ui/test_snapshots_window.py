@@ -3,7 +3,11 @@ or a refusal, delete a subtree."""
 
 from __future__ import annotations
 
+import datetime
+import time
+
 import libvirt
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QCheckBox, QDialog, QInputDialog, QMessageBox
@@ -101,7 +105,7 @@ def test_take_revert_describe_and_delete_a_subtree(window: MainWindow) -> None:
 
 
 def test_kinds_the_guest_cannot_have_are_greyed_thumbnails_and_an_external_revert_refused_first(
-        window: MainWindow) -> None:
+        window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
     snaps = open_window(window)
     dom = host(window).lookupByName("snappy")
     snaps.take_button.click()
@@ -129,7 +133,18 @@ def test_kinds_the_guest_cannot_have_are_greyed_thumbnails_and_an_external_rever
         "<memory snapshot='no'/><disks>"
         "<disk name='vda' snapshot='external'><source file='/var/lib/libvirt/images/snappy.outside'/></disk>"
         f"</disks>{dom.XMLDesc(0)}</domainsnapshot>", libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE)
-    run(snaps.refresh())
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # the date column is in local time: UTC+5:30 here
+    time.tzset()
+    try:
+        run(snaps.refresh())
+        now = datetime.datetime.now()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    taken = {item.data(0, Qt.ItemDataRole.UserRole): item.text(1)
+             for item in snaps.tree.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)}
+    assert taken["outside"] == "2033-05-18 09:03"  # creationTime 2000000000 is 2033-05-18 03:33:20 UTC
+    assert {taken["off"], taken["on"]} <= {f"{t:%Y-%m-%d %H:%M}" for t in (now, now - datetime.timedelta(minutes=1))}
     snaps.select("outside")
     snaps.revert_button.click()
     wait_until(lambda: visible(QMessageBox, "error") is not None, what="the refusal")
