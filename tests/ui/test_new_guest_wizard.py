@@ -720,13 +720,14 @@ def test_a_network_install_always_gets_a_new_disk(wizard: NewGuestWizard) -> Non
     click(wizard, NEXT)
     page = wizard.storage_page
     assert page.create_disk.isChecked() and not page.create_disk.isEnabled()  # the installer goes in its pool
+    assert page.create_disk.text().endswith("(a network install needs one: the installer is put in its pool)")
     click(wizard, BACK)
     click(wizard, BACK)
     click(wizard, BACK)
     choose_method(wizard, "manual")
     for _ in range(3):
         click(wizard, NEXT)
-    assert page.create_disk.isEnabled()
+    assert page.create_disk.isEnabled() and page.create_disk.text() == "Create a disk image for the guest"
 
 
 class TricklingTree(http.server.BaseHTTPRequestHandler):

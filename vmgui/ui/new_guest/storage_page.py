@@ -60,8 +60,8 @@ class StoragePage(QWizardPage):
         if network:  # the installer's kernel and initrd go into the new image's pool
             self.create_disk.setChecked(True)
         self.create_disk.setEnabled(not network)
-        self.create_disk.setToolTip("A network install needs a new disk image: the installer is put in its pool."
-                                    if network else "")
+        self.create_disk.setText("Create a disk image for the guest" + (
+            " (a network install needs one: the installer is put in its pool)" if network else ""))
         info = self._wizard.os_page.selected()
         if self._suggested_for != info.short_id:
             self._suggested_for = info.short_id
