@@ -535,15 +535,19 @@ def test_xml_libvirt_refuses_removes_the_image_already_made(window: MainWindow, 
 
 def test_import_skips_the_storage_page_and_uses_the_image(window: MainWindow, wizard: NewGuestWizard) -> None:
     wait_ready(wizard)
+    assert wizard.method_page.subTitle() == "Step 1 of 5: the install method."
     choose_method(wizard, "import")
+    assert wizard.method_page.subTitle() == "Step 1 of 4: the install method."
     QTest.keyClicks(wizard.method_page.import_path.edit, "/var/lib/libvirt/images/old.qcow2")
     click(wizard, NEXT)
     assert not wizard.os_page.detect.isVisible()
     search_os(wizard, "debian 11")
     click(wizard, NEXT)
     assert wizard.currentId() == NewGuestWizard.PAGE_RESOURCES
+    assert wizard.resources_page.subTitle().startswith("Step 3 of 4: ")
     click(wizard, NEXT)
     assert wizard.currentId() == NewGuestWizard.PAGE_FINISH  # not storage: the image is the disk
+    assert wizard.finish_page.subTitle() == "Step 4 of 4: name, network, firmware and display."
     assert "· imported disk image ·" in wizard.finish_page.summary.text()
     click(wizard, BACK)
     assert wizard.currentId() == NewGuestWizard.PAGE_RESOURCES

@@ -19,7 +19,7 @@ class FinishPage(QWizardPage):
         super().__init__()
         self._wizard = wizard
         self.setTitle("Ready to create the guest")
-        self.setSubTitle("Step 5 of 5: name, network, firmware and display.")
+        self.setSubTitle("name, network, firmware and display.")
         self.setObjectName("page_finish")
         form = QFormLayout(self)
         self.name = QLineEdit()

@@ -69,7 +69,7 @@ class MethodPage(QWizardPage):
         super().__init__()
         self._wizard = wizard
         self.setTitle("How will the guest get its operating system?")
-        self.setSubTitle("Step 1 of 5: the install method.")
+        self.setSubTitle("the install method.")
         self.setObjectName("page_method")
         layout = QVBoxLayout(self)
         self.status = QLabel("Reading what the host offers…")
@@ -153,6 +153,7 @@ class MethodPage(QWizardPage):
         if on:
             self.stack.setCurrentIndex(index)
             self.completeChanged.emit()
+            self._wizard.number_step(self._wizard.PAGE_METHOD)  # an import has one step fewer
 
     def isComplete(self) -> bool:
         if self._wizard.choices is None:

@@ -32,7 +32,7 @@ class OsPage(QWizardPage):
         super().__init__()
         self._wizard = wizard
         self.setTitle("Which operating system will the guest run?")
-        self.setSubTitle("Step 2 of 5: vmgui picks devices, memory and disk size that suit it (libosinfo).")
+        self.setSubTitle("vmgui picks devices, memory and disk size that suit it (libosinfo).")
         self.setObjectName("page_os")
         layout = QVBoxLayout(self)
         self.detect = QCheckBox("Detect it from the install media")

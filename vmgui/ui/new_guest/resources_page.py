@@ -17,7 +17,7 @@ class ResourcesPage(QWizardPage):
         super().__init__()
         self._wizard = wizard
         self.setTitle("Memory and CPUs")
-        self.setSubTitle("Step 3 of 5: what the guest gets of the host.")
+        self.setSubTitle("what the guest gets of the host.")
         self.setObjectName("page_resources")
         form = QFormLayout(self)
         self.memory = QSpinBox()

@@ -21,7 +21,7 @@ class StoragePage(QWizardPage):
         super().__init__()
         self._wizard = wizard
         self.setTitle("Storage")
-        self.setSubTitle("Step 4 of 5: the guest's disk (a qcow2 image grows as the guest writes).")
+        self.setSubTitle("the guest's disk (a qcow2 image grows as the guest writes).")
         self.setObjectName("page_storage")
         form = QFormLayout(self)
         self.create_disk = QCheckBox("Create a disk image for the guest")

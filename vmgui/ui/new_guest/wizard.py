@@ -60,6 +60,8 @@ class NewGuestWizard(QWizard):
         for page_id, page in enumerate((self.method_page, self.os_page, self.resources_page, self.storage_page,
                                         self.finish_page)):
             self.setPage(page_id, page)
+        self._step_details = {page_id: self.page(page_id).subTitle() for page_id in self.pageIds()}
+        self.currentIdChanged.connect(self.number_step)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Create")
         self.creating = False
         self.tasks.spawn(self._load())
@@ -84,6 +86,18 @@ class NewGuestWizard(QWizard):
         if current == self.PAGE_RESOURCES and self.method_page.method() is InstallMethod.IMPORT:
             return self.PAGE_FINISH  # the imported image is the disk
         return int(super().nextId())
+
+    def steps(self) -> list[int]:
+        """The pages this install method goes through, in order."""
+        skipped = {self.PAGE_STORAGE} if self.method_page.method() is InstallMethod.IMPORT else set()
+        return [page_id for page_id in self.pageIds() if page_id not in skipped]
+
+    def number_step(self, page_id: int) -> None:
+        """Say in the page's subtitle which step of how many it is for the chosen install method."""
+        steps = self.steps()
+        if page_id in steps:
+            self.page(page_id).setSubTitle(
+                f"Step {steps.index(page_id) + 1} of {len(steps)}: {self._step_details[page_id]}")
 
     # ---- the plan --------------------------------------------------------------------------------------
 
