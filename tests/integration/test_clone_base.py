@@ -1,5 +1,6 @@
 """A running guest's disk made a base on a real libvirtd + QEMU: the guest goes on on a new overlay, a linked
-clone of the base boots, and the base file is not written again."""
+clone of the base boots, the base file is not written again, and a later clone from a fresh inspection builds
+on the same base (recorded in the guest's metadata) with no overlay more."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.integration.conftest import PREFIX, image_info, serial_text
-from vmgui.core import storage
-from vmgui.core.clone import DiskMode, backing_file, clone_guest
+from vmgui.core import metadata, storage
+from vmgui.core.clone import DiskMode, backing_file, clone_guest, inspect_disks
 from vmgui.core.clone_base import base_targets, make_base
 from vmgui.core.domain_xml import DomainXml
 from vmgui.core.errors import VmguiError
@@ -31,7 +32,7 @@ def disk_path(dom: libvirt.virDomain, flags: int = 0) -> str:
     return path
 
 
-def test_a_running_guest_is_made_a_base_and_a_linked_clone_of_it_boots_while_it_keeps_running(
+def test_a_running_guest_is_made_a_base_linked_clones_of_it_boot_and_later_ones_reuse_it(
         system_uri: str, disk_guest: str, scratch_pool: storage.PoolInfo) -> None:
     conn = libvirt.open(system_uri)
     source = conn.lookupByUUIDString(disk_guest)
@@ -66,6 +67,22 @@ def test_a_running_guest_is_made_a_base_and_a_linked_clone_of_it_boots_while_it_
         assert source.isActive() and disk_path(source) == top  # the source kept running on its overlay
         clone.destroy()
         assert digest(old) == base_digest  # neither guest wrote the base
+
+        # later, a fresh inspection (a reopened Clone dialog) finds the base in the source's metadata
+        vda = {d.target: d for d in inspect_disks(conn, source)}["vda"]
+        assert vda.base is not None and vda.base.path == old and DiskMode.LINK in vda.modes and vda.why == ""
+        assert base_targets(conn, disk_guest) == []  # nothing to make a base of again
+        with pytest.raises(VmguiError, match=r"^vda cannot be made a base: it runs on an overlay of the base "
+                                             rf"{os.path.basename(old)} already, which linked clones build on\.$"):
+            make_base(conn, disk_guest, ["vda"])
+        second = clone_guest(conn, disk_guest, f"{clone_name}-2", {"vda": DiskMode.LINK})  # no bases passed
+        info = image_info(disk_path(conn.lookupByUUIDString(second.uuid)))
+        assert (info["format"], info["backing-filename"]) == ("qcow2", old)  # the same base
+        assert disk_path(source) == top and disk_path(source, libvirt.VIR_DOMAIN_XML_INACTIVE) == top
+        assert image_info(top)["backing-filename"] == old and "backing-filename" not in image_info(old)
+        name = source.name()
+        assert sorted(v.name for v in storage.list_volumes(conn, scratch_pool.name) if v.name.startswith(name)) == [
+            f"{name}-top-vda.qcow2", f"{name}.qcow2"]  # the source's chain did not grow
     finally:
         if source.isActive():
             source.destroy()
@@ -81,6 +98,7 @@ def test_a_base_that_cannot_be_made_leaves_the_guest_on_its_disk_and_no_overlay(
     try:
         with pytest.raises(VmguiError, match="is shut off"):
             make_base(conn, disk_guest, ["vda"])
+        metadata.write_part(source, "bases", None)  # the test before made it a base: as if no vmgui recorded it
         source.create()
         wait_until(lambda: READY in serial_text(source), timeout=150, what="the source booted")
         # what the pool makes is no qcow2 image (a raw file): QEMU refuses it after it was made in the pool

@@ -1,5 +1,6 @@
 """The Clone dialog on the test-driver host: suggested name, per-disk modes, linked clones, batches, errors, a
-running source shut down on request or its disks made a base while it runs, a full copy's progress."""
+running source shut down on request or its disks made a base while it runs (and, reopened, linked on that base),
+a full copy's progress."""
 
 from __future__ import annotations
 
@@ -264,13 +265,44 @@ def test_a_running_sources_disks_are_made_a_base_and_linked_while_it_runs(
     vda = dialog.table.cellWidget(0, 2)
     assert isinstance(vda, QComboBox) and vda.currentData() is DiskMode.LINK  # what the user asked for
     note = dialog.table.item(0, 3)
-    assert note is not None and note.text() == "linked clones build on its base golden.qcow2"
+    assert note is not None and note.text().startswith("linked clones build on its base golden.qcow2, made today at ")
     assert not dialog.protect.isVisibleTo(dialog)  # the base is protected already: the source runs on an overlay
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     wait_until(lambda: "golden-clone" in [d.name() for d in conn.listAllDomains(0)], what="the clone")
     disk = DomainXml(conn.lookupByName("golden-clone").XMLDesc(0)).disks[0].source_path
     assert disk is not None and backing_file(conn, disk) == base  # the base, not the running guest's overlay
     assert source.isActive() and DomainXml(source.XMLDesc(0)).disks[0].source_path == top
+
+
+def test_a_reopened_dialog_links_a_running_source_on_its_recorded_base_with_no_overlay_more(
+        window: MainWindow) -> None:
+    base = make_golden(window)
+    conn = host(window)
+    source = conn.lookupByName("golden")
+    source.create()
+    guests = window.manager.connections[0].guests
+    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    assert make_base(LikeLibvirtd(conn), source.UUIDString(), ["vda"]) == {"vda": base}  # in an earlier dialog
+    top = DomainXml(source.XMLDesc(0)).disks[0].source_path
+    before = sorted(v.name for v in storage.list_volumes(conn, POOL))
+    assert before == ["golden-top-vda.qcow2", "golden.qcow2"]
+    dialog = open_clone(window)
+    assert not dialog.make_base.isVisibleTo(dialog) and not dialog.shut_down.isVisibleTo(dialog)
+    assert dialog.running_note.isVisibleTo(dialog)
+    assert dialog.running_note.text().startswith("golden runs on overlay files over read-only bases made today at ")
+    assert "Linked clones build on those bases, with no overlay more for golden" in dialog.running_note.text()
+    vda = dialog.table.cellWidget(0, 2)
+    assert isinstance(vda, QComboBox) and vda.currentData() is DiskMode.LINK and vda.isEnabled()
+    note = dialog.table.item(0, 3)
+    assert note is not None and note.text().startswith("linked clones build on its base golden.qcow2, made today at ")
+    assert not dialog.protect.isVisibleTo(dialog)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    wait_until(lambda: "golden-clone" in [d.name() for d in conn.listAllDomains(0)], what="the clone")
+    disk = DomainXml(conn.lookupByName("golden-clone").XMLDesc(0)).disks[0].source_path
+    assert disk is not None and backing_file(conn, disk) == base
+    assert source.isActive() and DomainXml(source.XMLDesc(0)).disks[0].source_path == top
+    assert top is not None and backing_file(conn, top) == base  # the source's chain did not grow
+    assert sorted(v.name for v in storage.list_volumes(conn, POOL)) == sorted([*before, "golden-clone-vda.qcow2"])
 
 
 def test_a_base_that_cannot_be_made_is_said_and_nothing_is_left(window: MainWindow) -> None:

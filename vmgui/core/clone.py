@@ -5,12 +5,13 @@ a moment and holds only what the clone changes. The source disk must then never 
 source guest has to be shut off, and either its disk is protected (the source guest gets an overlay of
 its own, so the old file becomes a read-only base) or the source guest is not started again. A running
 guest's disk can be made a base first (`clone_base.make_base`): linked clones then build on the file it
-ran on until then, passed here as one of `bases`.
+ran on until then, passed here as one of `bases` or read from the guest's metadata (`base_record`).
 Everything here is blocking; run it in a worker thread.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import threading
@@ -22,7 +23,8 @@ from enum import Enum
 import libvirt
 
 from vmgui.core import storage
-from vmgui.core.domain_xml import DomainXml, Graphics, Interface
+from vmgui.core.base_record import record_bases, recorded_bases
+from vmgui.core.domain_xml import Disk, DomainXml, Graphics, Interface
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
 from vmgui.core.guest_delete import undefine
@@ -58,6 +60,7 @@ class CloneDisk:
     modes: tuple[DiskMode, ...]  # what is possible, the default first
     why: str                     # why some modes are missing ("" when all are possible)
     base: storage.VolumeInfo | None = None  # a running guest's read-only base, linked clones build on it
+    base_made: datetime.datetime | None = None  # when `base` became one, as recorded (None: not recorded)
 
     @property
     def default(self) -> DiskMode:
@@ -71,10 +74,12 @@ class CloneDisk:
 
 def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain, bases: Collection[str] = ()) -> list[CloneDisk]:
     """The source guest's disks with the modes each allows (blocking). A running guest's disk can be linked
-    when it runs on an overlay (in the live and the saved definition) whose backing file is one of `bases`."""
+    when it runs on a qcow2 overlay (in the live and the saved definition) whose backing file is one of `bases`
+    or the base recorded for that disk (`base_record`); a record that no longer holds is ignored."""
     xml = DomainXml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     running = bool(dom.isActive())
-    live = {d.target_dev: d.source_path for d in DomainXml(dom.XMLDesc(0)).disks} if running and bases else {}
+    recorded = recorded_bases(dom) if running else {}
+    live = {d.target_dev: d for d in DomainXml(dom.XMLDesc(0)).disks} if running and (bases or recorded) else {}
     pools = {p.name: p for p in storage.list_pools(conn)}  # their types only: no refresh (a scan) per disk
     result = []
     for disk in xml.disks:
@@ -94,28 +99,35 @@ def inspect_disks(conn: libvirt.virConnect, dom: libvirt.virDomain, bases: Colle
         modes = [DiskMode.COPY]
         why = ""
         base = None
+        made = None
         pool = pools[volume.pool]
         if not pool.holds_files:
             why = f"the pool '{pool.name}' ({pool.type}) cannot hold qcow2 overlays"
         elif running:
-            base = _base_of(conn, volume, live.get(disk.target_dev), bases)
+            record = recorded.get(disk.target_dev or "")
+            on = {*bases, record.path} if record is not None else set(bases)
+            base = _base_of(conn, volume, (disk, live.get(disk.target_dev)), on)
             if base is None:
                 why = NEEDS_SHUTOFF
             else:
                 modes.append(DiskMode.LINK)
+                made = record.made if record is not None and record.path == base.path else None
         else:
             modes.append(DiskMode.LINK)
         modes.append(DiskMode.SHARE)
         result.append(CloneDisk(disk.target_dev or "", device, path, disk.driver_type or volume.format, volume,
-                                False, False, tuple(modes), why, base))
+                                False, False, tuple(modes), why, base, made))
     return result
 
 
-def _base_of(conn: libvirt.virConnect, volume: storage.VolumeInfo, live_path: str | None,
+def _base_of(conn: libvirt.virConnect, volume: storage.VolumeInfo, disks: tuple[Disk, Disk | None],
              bases: Collection[str]) -> storage.VolumeInfo | None:
     """The base a running guest's disk `volume` builds on, when it is one of `bases` and the guest runs on
-    `volume` (so it never writes the base)."""
-    if not bases or live_path != volume.path:
+    `volume` as a qcow2 overlay in both its saved and live definitions `disks` (so it never writes the base)."""
+    saved, live = disks
+    if not bases or live is None or live.source_path != volume.path:
+        return None
+    if saved.driver_type != "qcow2" or live.driver_type != "qcow2":
         return None
     backing = backing_file(conn, volume.path)
     return storage.find_volume(conn, backing) if backing is not None and backing in bases else None
@@ -283,20 +295,23 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
 
 def protect_source(conn: libvirt.virConnect, source_uuid: str, targets: Iterable[str]) -> list[str]:
     """Give the shut-off source guest a qcow2 overlay of its own on each disk of `targets`, so the files its
-    linked clones build on are never written again (blocking): the new overlays' paths. All or nothing."""
+    linked clones build on are never written again (blocking): the new overlays' paths. All or nothing. The old
+    files are recorded as its disks' bases, so once it runs again, linked clones still build on them."""
     source = conn.lookupByUUIDString(source_uuid)
     if source.isActive():
         raise VmguiError(f"{source.name()} is running; its disks can be protected only while it is shut off.")
     source_xml = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
     disks = {d.target: d for d in inspect_disks(conn, source)}
     made: dict[str, str] = {}
+    bases: dict[str, str] = {}
     try:
         for target in targets:
             volume = disks[target].volume
             if volume is None:
                 raise VmguiError(f"{target} is in no storage pool, so vmgui cannot give it an overlay.")
+            bases[target] = volume.path
             made[target] = storage.create_overlay(conn, volume, top_name(conn, source.name(), disks[target])).path
-        conn.defineXML(repoint_disks(source_xml, made).to_xml())
+        source = conn.defineXML(repoint_disks(source_xml, made).to_xml())
     except BaseException:
         for path in made.values():
             try:
@@ -304,6 +319,7 @@ def protect_source(conn: libvirt.virConnect, source_uuid: str, targets: Iterable
             except libvirt.libvirtError as err:
                 log.error("could not remove %s: %s", path, err)
         raise
+    record_bases(source, bases)  # once started again, its linked clones still build on them
     return list(made.values())
 
 

@@ -16,6 +16,7 @@ from collections.abc import Collection
 import libvirt
 
 from vmgui.core import storage
+from vmgui.core.base_record import record_bases
 from vmgui.core.clone import NEEDS_SHUTOFF, inspect_disks, repoint_disks, top_name
 from vmgui.core.domain_xml import DomainXml
 from vmgui.core.errors import VmguiError
@@ -35,7 +36,7 @@ def make_base(conn: libvirt.virConnect, uuid: str, targets: Collection[str]) -> 
     """Move the running guest `uuid` onto a new overlay on each disk of `targets`: {target: the base's path}.
 
     All or nothing: when the snapshot fails the guest keeps running on its old disks and the new overlays
-    are removed again.
+    are removed again. The bases are recorded in the guest's vmgui metadata (`base_record`).
     """
     dom = conn.lookupByUUIDString(uuid)
     name = dom.name()
@@ -45,7 +46,9 @@ def make_base(conn: libvirt.virConnect, uuid: str, targets: Collection[str]) -> 
     for target in targets:
         disk = disks.get(target)
         if disk is None or disk.why != NEEDS_SHUTOFF:
-            why = disk.why if disk is not None and disk.why else "it is not a disk vmgui can link"
+            why = (disk.why if disk is not None and disk.why else
+                   f"it runs on an overlay of the base {disk.base.name} already, which linked clones build on"
+                   if disk is not None and disk.base is not None else "it is not a disk vmgui can link")
             raise VmguiError(f"{target} cannot be made a base: {why}.")
     overlays: dict[str, str] = {}
     bases: dict[str, str] = {}
@@ -67,6 +70,7 @@ def make_base(conn: libvirt.virConnect, uuid: str, targets: Collection[str]) -> 
                 log.error("could not remove the overlay %s: %s", path, err)
         raise
     _keep_in_definition(conn, dom, overlays)
+    record_bases(dom, bases)  # a later Clone dialog links on them at once, with no overlay more
     return bases
 
 

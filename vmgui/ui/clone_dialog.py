@@ -57,6 +57,8 @@ BASE_DETAIL = ("{name} keeps running, without a pause. {disks} a new overlay fil
                "and becomes the shared, read-only base that linked clones build on.\n\nThe clones start from the "
                "disks as they are at this moment, like after a power cut: what {name} has not yet written to its disks "
                "is not in them. {name}'s snapshot list does not change.")
+RECORDED_NOTE = ("{name} runs on overlay files over read-only bases made {when}. Linked clones build on those bases, "
+                 "with no overlay more for {name}: they start from its disks as they were then, as after a power cut.")
 LINK_NOTE = ("A linked clone builds on the source disk, which must then never change: the source guest stays "
              "shut off, or it gets an overlay of its own (below) so that its old disk becomes a read-only base.")
 
@@ -178,7 +180,12 @@ class CloneDialog(QDialog):
         if not self.name.text():
             self.name.setText(suggest_name(self.source_name, self.taken))
         running = any(d.why == NEEDS_SHUTOFF for d in self.disks)
-        self.running_note.setVisible(running or any(d.base for d in self.disks))
+        on_bases = [d for d in self.disks if d.base is not None]
+        self.running_note.setVisible(running or bool(on_bases))
+        if on_bases and not self.bases:  # bases made earlier, recorded in the guest's metadata
+            times = [d.base_made for d in on_bases if d.base_made is not None]
+            self.running_note.setText(RECORDED_NOTE.format(name=self.source_name,
+                                                           when=when(min(times)) if times else "earlier"))
         self.shut_down.setVisible(running)
         self.make_base.setVisible(running)
         self.table.setRowCount(len(self.disks))
@@ -192,13 +199,13 @@ class CloneDialog(QDialog):
             combo.setMinimumContentsLength(len(DiskMode.LINK.label))  # one width, whichever modes a disk has
             for mode in disk.modes:
                 combo.addItem(mode.label, mode)
-            if prefer in disk.modes:
-                combo.setCurrentIndex(disk.modes.index(prefer))
+            chosen = prefer or (DiskMode.LINK if disk.base else None)  # a base is there for linked clones
+            if chosen in disk.modes:
+                combo.setCurrentIndex(disk.modes.index(chosen))
             combo.setEnabled(len(disk.modes) > 1)
             combo.currentIndexChanged.connect(self.check)
             self.table.setCellWidget(row, 2, combo)
-            self.table.setItem(row, 3, QTableWidgetItem(
-                f"linked clones build on its base {disk.base.name}" if disk.base else disk.why))
+            self.table.setItem(row, 3, QTableWidgetItem(base_note(disk) if disk.base else disk.why))
         self.table.resizeColumnToContents(1)
         self.table.setColumnWidth(1, min(self.table.columnWidth(1), 260))
         self.table.resizeRowsToContents()
@@ -380,3 +387,17 @@ class CloneDialog(QDialog):
             return
         self.tasks.cancel_all()
         super().done(result)
+
+
+def base_note(disk: CloneDisk) -> str:
+    """What a disk's linked clones build on: "linked clones build on its base web.qcow2, made today at 14:03"."""
+    assert disk.base is not None
+    made = f", made {when(disk.base_made)}" if disk.base_made is not None else ""
+    return f"linked clones build on its base {disk.base.name}{made}"
+
+
+def when(moment: datetime.datetime) -> str:
+    """"today at 14:03" or "on 2025-05-01 at 14:03", in local time."""
+    local = moment.astimezone()
+    day = "today" if local.date() == datetime.date.today() else f"on {local:%Y-%m-%d}"
+    return f"{day} at {local:%H:%M}"
