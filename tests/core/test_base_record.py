@@ -7,16 +7,15 @@ import datetime
 import logging
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from typing import Any
 
 import libvirt
 import pytest
 
-from tests.core.test_clone import SOURCE, volumes
+from tests.core import test_clone_base
+from tests.core.test_clone import volumes
 from tests.core.test_clone_base import Snapshotting, on_a_base
-from tests.helpers import remove_guests, remove_volumes
-from vmgui.core import metadata, storage
+from vmgui.core import metadata
 from vmgui.core.base_record import RecordedBase, record_bases, recorded_bases
 from vmgui.core.clone import NEEDS_SHUTOFF, DiskMode, backing_file, clone_guest, inspect_disks
 from vmgui.core.clone_base import make_base
@@ -27,17 +26,7 @@ from vmgui.core.guest_creator import CreationCancelled
 WEB = "/default-pool/web.qcow2"
 TOP = "/default-pool/web-top-vda.qcow2"
 
-
-@pytest.fixture
-def conn() -> Iterator[libvirt.virConnect]:
-    c = libvirt.open("test:///default")
-    storage.create_volume(c, "default-pool", "web.qcow2", 2 * storage.GIB)
-    storage.create_volume(c, "default-pool", "data.img", storage.GIB, "raw")
-    c.defineXML(SOURCE).create()
-    yield c
-    remove_guests(c, lambda name: name.startswith("web"))
-    remove_volumes(c, "default-pool")
-    c.close()
+conn = test_clone_base.conn  # the fixture: the running "web" guest on its qcow2 disk, and a raw one
 
 
 def recent(made: datetime.datetime | None) -> bool:

@@ -62,6 +62,16 @@ def make_golden(window: MainWindow) -> str:
     return path
 
 
+def start_golden(window: MainWindow) -> tuple[str, libvirt.virConnect]:
+    """The golden guest, running and listed as running: its disk's path and the host."""
+    base = make_golden(window)
+    conn = host(window)
+    conn.lookupByName("golden").create()
+    guests = window.manager.connections[0].guests
+    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    return base, conn
+
+
 def test_suggested_name_modes_per_disk_and_a_linked_clone(window: MainWindow, qtbot: QtBot) -> None:
     base = make_golden(window)
     dialog = open_clone(window)
@@ -130,11 +140,7 @@ def test_a_failure_is_said_and_nothing_is_left(window: MainWindow) -> None:
 
 
 def test_a_running_source_is_explained_and_shut_down_on_request_then_linked(window: MainWindow) -> None:
-    base = make_golden(window)
-    conn = host(window)
-    conn.lookupByName("golden").create()
-    guests = window.manager.connections[0].guests
-    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    base, conn = start_golden(window)
     dialog = open_clone(window)
     vda = dialog.table.cellWidget(0, 2)
     assert isinstance(vda, QComboBox)
@@ -238,11 +244,7 @@ def question(dialog: CloneDialog) -> QMessageBox:
 
 def test_a_running_sources_disks_are_made_a_base_and_linked_while_it_runs(
         window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
-    base = make_golden(window)
-    conn = host(window)
-    conn.lookupByName("golden").create()
-    guests = window.manager.connections[0].guests
-    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    base, conn = start_golden(window)
     monkeypatch.setattr(clone_dialog, "make_base", lambda c, uuid, targets: make_base(LikeLibvirtd(c), uuid, targets))
     dialog = open_clone(window)
     assert "make its disks a base now: golden keeps running on a new overlay file" in dialog.running_note.text()
@@ -306,11 +308,7 @@ def test_a_reopened_dialog_links_a_running_source_on_its_recorded_base_with_no_o
 
 
 def test_a_base_that_cannot_be_made_is_said_and_nothing_is_left(window: MainWindow) -> None:
-    base = make_golden(window)
-    conn = host(window)
-    conn.lookupByName("golden").create()
-    guests = window.manager.connections[0].guests
-    wait_until(lambda: any(g.name == "golden" and g.state.is_active for g in guests.values()), what="it runs")
+    base, conn = start_golden(window)
     before = sorted(v.name for v in storage.list_volumes(conn, POOL))
     dialog = open_clone(window)
     dialog.make_base.click()
