@@ -22,6 +22,7 @@ from vmgui.core import lifecycle, metadata, stats
 from vmgui.core.errors import VmguiError, describe
 from vmgui.core.guest import GuestInfo, read_guest, read_guests
 from vmgui.core.observable import Callbacks
+from vmgui.core.ssh_prompt import not_answered_in
 from vmgui.core.uris import pretty_name
 from vmgui.core.workers import PYTHON_WORK
 
@@ -211,9 +212,11 @@ class Connection:
         except Exception as err:  # any failure to open is shown on the connection, never raised
             if generation == self._generation:
                 log.info("opening %s failed: %s", self.uri, err)
-                self._set_state(ConnectionState.DISCONNECTED, describe(err, "connect").removeprefix(
-                    "Could not connect: "))
-                self._schedule_reconnect()
+                text = describe(err, "connect").removeprefix("Could not connect: ")
+                unanswered = not_answered_in(text)  # the person cancelled ssh's question in vmgui
+                self._set_state(ConnectionState.DISCONNECTED, unanswered or text)
+                if not unanswered:  # retrying would ask again at once
+                    self._schedule_reconnect()
             return
         if generation != self._generation or not self._want_connected:
             await asyncio.to_thread(self._close_quietly, conn)
