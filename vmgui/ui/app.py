@@ -13,12 +13,15 @@ from vmgui.cli import Options
 from vmgui.core.connection import Connection, ConnectionState
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.local_host import default_local_uri
+from vmgui.core.ssh_runtime import SshRuntime
+from vmgui.core.ssh_runtime import install as install_ssh
 from vmgui.core.vdi.reset_watch import ResetOnShutdown
 from vmgui.ui.asyncio_loop import create_loop
 from vmgui.ui.console.named_console import open_named_console
 from vmgui.ui.gc_pauses import freeze_startup_objects
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import SavedConnection, Settings
+from vmgui.ui.ssh_prompts import SshPromptServer
 from vmgui.ui.viewer import Viewer, load_source
 
 log = logging.getLogger("vmgui")
@@ -86,11 +89,33 @@ def _run_viewer(app: QApplication, loop: asyncio.AbstractEventLoop, options: Opt
     return int(code or 0)
 
 
+def _ssh_prompts(ssh: SshRuntime | None, parent: QWidget) -> SshPromptServer | None:
+    """ssh's questions (passwords, unknown host keys) asked in `parent`, before any connection opens."""
+    if ssh is None:
+        return None
+    server = SshPromptServer(ssh.socket_path, ssh.token, lambda: parent if parent.isVisible() else None)
+    server.start()
+    return server
+
+
+def _close(loop: asyncio.AbstractEventLoop, manager: ConnectionManager, prompts: SshPromptServer | None,
+           ssh: SshRuntime | None) -> None:
+    try:
+        loop.run_until_complete(asyncio.wait_for(manager.close_all(), timeout=5))
+    except (TimeoutError, RuntimeError):
+        log.warning("some connections did not close in time")
+    if prompts is not None:
+        loop.run_until_complete(prompts.close())
+    if ssh is not None:
+        ssh.remove()
+
+
 def _run_portal(app: QApplication, loop: asyncio.AbstractEventLoop, manager: ConnectionManager, options: Options,
-                settings: Settings) -> int:
+                settings: Settings, ssh: SshRuntime | None) -> int:
     from vmgui.ui.vdi.portal import PortalWindow
 
     portal = PortalWindow(manager, user=options.user, kiosk=options.kiosk, settings=settings)
+    prompts = _ssh_prompts(ssh, portal)
     for saved in _connections(options, settings):
         conn = manager.add(saved.uri)
         portal.tasks.spawn(conn.connect())  # the portal connects to every host it is given
@@ -100,10 +125,7 @@ def _run_portal(app: QApplication, loop: asyncio.AbstractEventLoop, manager: Con
     freeze_startup_objects()
     code = loop.run_forever()
     portal.tasks.cancel_all()
-    try:
-        loop.run_until_complete(asyncio.wait_for(manager.close_all(), timeout=5))
-    except (TimeoutError, RuntimeError):
-        log.warning("some connections did not close in time")
+    _close(loop, manager, prompts, ssh)
     return int(code or 0)
 
 
@@ -127,6 +149,7 @@ def run(options: Options) -> int:
     app.setApplicationName("vmgui")
     app.setOrganizationName("vmgui")
     app.setDesktopFileName("vmgui")
+    ssh = install_ssh() if options.target is None else None  # changes PATH: before worker threads start
     loop = create_loop(app)
     settings = Settings()
     if options.target is not None:
@@ -135,8 +158,9 @@ def run(options: Options) -> int:
     manager = ConnectionManager(stats_interval=interval)
     ResetOnShutdown(manager)  # desktops of "reset on shutdown" pools go back to their image when they stop
     if options.desktops:
-        return _run_portal(app, loop, manager, options, settings)
+        return _run_portal(app, loop, manager, options, settings, ssh)
     window = MainWindow(manager, settings)
+    prompts = _ssh_prompts(ssh, window)
     for saved in _connections(options, settings):
         conn = manager.add(saved.uri)
         if saved.autoconnect:
@@ -149,8 +173,5 @@ def run(options: Options) -> int:
     freeze_startup_objects()
     code = loop.run_forever()
     window.tasks.cancel_all()
-    try:
-        loop.run_until_complete(asyncio.wait_for(manager.close_all(), timeout=5))
-    except (TimeoutError, RuntimeError):
-        log.warning("some connections did not close in time")
+    _close(loop, manager, prompts, ssh)
     return int(code or 0)
