@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import pty
+import select
+import signal
 import socket
+import sys
 import time
 
 from PySide6.QtWidgets import QLabel
 
 from tests.helpers import run, wait_until
-from tests.integration.conftest import PREFIX
+from tests.integration.conftest import PREFIX, ROOT
 from tests.integration.ssh_password_host import PASSWORD, USER, PasswordHost, password_host, password_user  # noqa: F401
 from tests.ssh_prompt_helpers import answer, cancel, next_dialog, open_dialogs, ssh_prompts  # noqa: F401
 from vmgui.console.ssh_tunnel import open_stream, ssh_argv
@@ -113,3 +118,71 @@ def test_refusing_an_unknown_host_key_ends_the_attempt(password_host: PasswordHo
             run(second.close())
     finally:
         run(conn.close())
+
+
+_CHILD = """
+import json, socket, sys, threading
+import libvirt
+from vmgui.core import ssh_runtime
+uri, password, wrapped = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+runtime = ssh_runtime.install() if wrapped else None
+if runtime is not None:  # vmgui's prompt server, without Qt: answers yes, then the password
+    answers = iter(["yes", password])
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(runtime.socket_path))
+    server.listen()
+    def serve():
+        while True:
+            client, _ = server.accept()
+            with client, client.makefile("rb") as f:
+                print("asked:", json.loads(f.readline())["prompt"].splitlines()[-1], flush=True)
+                client.sendall(json.dumps({"answer": next(answers)}).encode() + b"\\n")
+    threading.Thread(target=serve, daemon=True).start()
+conn = libvirt.open(uri)
+print("CONNECTED, guests listed:", len(conn.listAllDomains(0)), flush=True)
+conn.close()
+if runtime is not None:
+    runtime.remove()
+"""
+
+
+def _on_a_terminal(uri: str, wrapped: bool, until: bytes | None = None, timeout: float = 60) -> bytes:
+    """Run a libvirt.open(uri) with a terminal as its controlling tty (vmgui started from a shell): what appeared
+    on that terminal until it ended, or up to `until` (the child is then ended)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a new session whose controlling terminal is the pty
+        os.environ["PYTHONPATH"] = str(ROOT)
+        os.execv(sys.executable, [sys.executable, "-c", _CHILD, uri, PASSWORD, "1" if wrapped else "0"])
+    seen = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while (until is None or until not in seen) and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child ended
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return seen
+
+
+def test_started_from_a_terminal_ssh_still_asks_vmgui_not_the_terminal(password_host: PasswordHost) -> None:  # noqa: F811
+    # without vmgui's ssh, libvirt's ssh asks on the terminal, and the connection waits there for ever
+    plain = _on_a_terminal(password_host.uri, wrapped=False, until=b"continue connecting", timeout=30)
+    assert b"Are you sure you want to continue connecting" in plain
+    started = time.monotonic()
+    wrapped = _on_a_terminal(password_host.uri, wrapped=True)  # to its end: it removes vmgui's ssh directory
+    print(f"connected from a terminal in {time.monotonic() - started:.2f} s: {wrapped!r}")
+    assert b"CONNECTED, guests listed: " in wrapped
+    assert b"asked: Are you sure you want to continue connecting (yes/no/[fingerprint])?" in wrapped
+    assert f"asked: {USER}@{password_host.address}'s password:".encode() in wrapped
+    lines = wrapped.decode().splitlines()
+    assert all(line.startswith(("asked: ", "CONNECTED")) for line in lines), "nothing else on the terminal"
