@@ -8,6 +8,11 @@ from vmgui.core.guest import GuestInfo
 from vmgui.core.stats import Rates
 
 
+def count(n: int, noun: str) -> str:
+    """'1 guest', '3 guests' (nouns that take an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def percent(value: float | None) -> str:
     return "" if value is None else f"{value:.0f} %"
 

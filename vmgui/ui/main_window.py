@@ -28,6 +28,7 @@ from vmgui.core.domstate import GuestState
 from vmgui.core.errors import VmguiError
 from vmgui.core.guest import GuestInfo
 from vmgui.core.lifecycle import Action
+from vmgui.ui import formatting
 from vmgui.ui.add_connection import AddConnectionDialog
 from vmgui.ui.async_dialogs import confirm, show_error
 from vmgui.ui.console.console_view import ConsoleView
@@ -446,7 +447,8 @@ class MainWindow(QMainWindow):
         guests = [g for c in conns for g in c.guests.values()]
         running = sum(g.state in (GuestState.RUNNING, GuestState.BLOCKED) for g in guests)
         connected = sum(c.state is ConnectionState.CONNECTED for c in conns)
-        text = f"{len(guests)} guests, {running} running · {connected} of {len(conns)} connections up"
+        text = (f"{formatting.count(len(guests), 'guest')}, {running} running · "
+                f"{connected} of {len(conns)} connections up")
         if self.model.query.strip():
             text = f"{self.model.shown_count()} shown of " + text
         self.status.setText(text)
