@@ -152,3 +152,22 @@ def test_stats_ticks_and_switching_them_off(aloop: asyncio.AbstractEventLoop, ho
     c.set_stats_interval(0.5)
     wait_until(lambda: c.stats_ticks > ticks, timeout=5, what="ticks again")
     run(c.close())
+
+
+def test_a_host_that_refuses_the_login_is_not_retried(aloop: asyncio.AbstractEventLoop) -> None:
+    attempts: list[str] = []
+
+    def opener(uri: str) -> libvirt.virConnect:
+        attempts.append(uri)
+        raise libvirt.libvirtError("Cannot recv data: nobody@h: Permission denied (publickey,password).: "
+                                   "Connection reset by peer")
+
+    c = Connection("qemu+ssh://nobody@h/system", reconnect_delays=(0.05,), opener=opener)
+    run(c.connect())
+    assert c.state is ConnectionState.DISCONNECTED and "Permission denied" in c.error
+    assert c.retry_at is None and "retrying" not in c.status_text
+    run(asyncio.sleep(0.3))
+    assert len(attempts) == 1  # a retry would pop the password dialog again
+    run(c.connect())  # the person reconnects once the password or key is right
+    assert len(attempts) == 2
+    run(c.close())

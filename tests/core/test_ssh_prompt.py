@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmgui.core.ssh_prompt import PromptKind, destination_of, not_answered_in, parse_prompt
+from vmgui.core.ssh_prompt import PromptKind, destination_of, login_refused, not_answered_in, parse_prompt
 
 LIBVIRT_SSH = ["/usr/bin/ssh", "-o", "ControlMaster=auto", "-o", "ControlPath=/run/x/cm-%C", "-p", "2222",
                "-l", "alice", "-T", "-e", "none", "--", "vm1.example.org", "sh", "-c", "virt-ssh-helper"]
@@ -52,3 +52,10 @@ def test_an_unanswered_question_is_found_in_libvirts_error() -> None:
              "The password for bob@192.0.2.2:44691 was not given [vmgui].: Connection reset by peer")
     assert not_answered_in(error) == "The password for bob@192.0.2.2:44691 was not given."
     assert not_answered_in("Cannot recv data: bob@h: Permission denied (password).: Connection reset by peer") == ""
+
+
+def test_a_refused_login_or_host_key_is_told_from_a_host_that_is_away() -> None:
+    assert login_refused("Cannot recv data: bob@h: Permission denied (publickey,password).: Connection reset by peer")
+    assert login_refused("Cannot recv data: Host key verification failed.: Connection reset by peer")
+    assert not login_refused("Cannot recv data: ssh: connect to host h port 22: Connection refused")
+    assert not login_refused("Failed to connect socket to '/var/run/libvirt/libvirt-sock': Permission denied")

@@ -22,7 +22,7 @@ from vmgui.core import lifecycle, metadata, stats
 from vmgui.core.errors import VmguiError, describe
 from vmgui.core.guest import GuestInfo, read_guest, read_guests
 from vmgui.core.observable import Callbacks
-from vmgui.core.ssh_prompt import not_answered_in
+from vmgui.core.ssh_prompt import login_refused, not_answered_in
 from vmgui.core.uris import pretty_name
 from vmgui.core.workers import PYTHON_WORK
 
@@ -215,7 +215,9 @@ class Connection:
                 text = describe(err, "connect").removeprefix("Could not connect: ")
                 unanswered = not_answered_in(text)  # the person cancelled ssh's question in vmgui
                 self._set_state(ConnectionState.DISCONNECTED, unanswered or text)
-                if not unanswered:  # retrying would ask again at once
+                # Retrying would ask again at once, or be refused again (a wrong password or key, a
+                # changed host key): the person reconnects when it is put right.
+                if not unanswered and not login_refused(text):
                     self._schedule_reconnect()
             return
         if generation != self._generation or not self._want_connected:

@@ -13,6 +13,9 @@ _YES_NO = re.compile(r"\((yes/no(/\[fingerprint\])?)\)\?\s*$")
 _FINGERPRINT = re.compile(r"key fingerprint is (\S+?)\.?\s")
 # How vmgui's askpass says that a question went unanswered; Connection finds it in libvirt's error.
 NOT_ANSWERED = " [vmgui]"  # ends the sentence; not shown once found
+# What OpenSSH says when the host refused every way of logging in, or its key does not match the one
+# known: trying again the same way cannot help.
+_LOGIN_REFUSED = re.compile(r"Permission denied \([\w,-]+\)|Host key verification failed")
 
 
 class PromptKind(Enum):
@@ -95,3 +98,8 @@ def not_answered_in(error: str) -> str:
             start = max(line.rfind("The ", 0, index), 0)
             return line[start:index] + "."
     return ""
+
+
+def login_refused(error: str) -> bool:
+    """Whether `error` (libvirt's, with ssh's output) says the host refused the login or its host key."""
+    return _LOGIN_REFUSED.search(error) is not None
