@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
@@ -22,9 +24,9 @@ class SshPromptDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.field: QLineEdit | None = None
         if prompt.kind is PromptKind.HOST_KEY:
-            intro = QLabel(f"<b>{where}</b> is not among the known hosts, so vmgui cannot tell whether it is the "
-                           "machine you mean. Compare its key's fingerprint with the one its administrator "
-                           "gave you.")
+            intro = QLabel(f"<b>{html.escape(where)}</b> is not among the known hosts, so vmgui cannot tell "
+                           "whether it is the machine you mean. Compare its key's fingerprint with the one its "
+                           "administrator gave you.")
             intro.setWordWrap(True)
             layout.addWidget(intro)
             fingerprint = QLabel(prompt.fingerprint or "(ssh gave no fingerprint)")
@@ -52,6 +54,7 @@ class SshPromptDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.setMinimumWidth(420)  # a prompt like "alice@vm1.example.org's password:" on one line
 
     def answer(self) -> str:
         """What to give ssh when accepted: "yes" to a host key question, else the typed text."""
