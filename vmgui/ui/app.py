@@ -17,12 +17,10 @@ from vmgui.core.ssh_runtime import SshRuntime
 from vmgui.core.ssh_runtime import install as install_ssh
 from vmgui.core.vdi.reset_watch import ResetOnShutdown
 from vmgui.ui.asyncio_loop import create_loop
-from vmgui.ui.console.named_console import open_named_console
 from vmgui.ui.gc_pauses import freeze_startup_objects
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import SavedConnection, Settings
 from vmgui.ui.ssh_prompts import SshPromptServer
-from vmgui.ui.viewer import Viewer, load_source
 
 log = logging.getLogger("vmgui")
 SCREENSHOT_TIMEOUT = 60.0
@@ -58,6 +56,8 @@ async def _screenshot(app: QApplication, window: MainWindow, manager: Connection
 
 
 async def _console(app: QApplication, window: MainWindow, manager: ConnectionManager, options: Options) -> None:
+    from vmgui.ui.console.named_console import open_named_console  # only with --console
+
     assert options.console is not None
     code = 1
     try:
@@ -78,6 +78,8 @@ def _connections(options: Options, settings: Settings) -> list[SavedConnection]:
 
 
 def _run_viewer(app: QApplication, loop: asyncio.AbstractEventLoop, options: Options, settings: Settings) -> int:
+    from vmgui.ui.viewer import Viewer, load_source  # viewer mode only
+
     source = load_source(options)
     if source is None:
         return 1
@@ -89,7 +91,7 @@ def _run_viewer(app: QApplication, loop: asyncio.AbstractEventLoop, options: Opt
     return int(code or 0)
 
 
-def _ssh_prompts(ssh: SshRuntime | None, parent: QWidget) -> SshPromptServer | None:
+def start_ssh_prompts(ssh: SshRuntime | None, parent: QWidget) -> SshPromptServer | None:
     """ssh's questions (passwords, unknown host keys) asked in `parent`, before any connection opens."""
     if ssh is None:
         return None
@@ -115,7 +117,7 @@ def _run_portal(app: QApplication, loop: asyncio.AbstractEventLoop, manager: Con
     from vmgui.ui.vdi.portal import PortalWindow
 
     portal = PortalWindow(manager, user=options.user, kiosk=options.kiosk, settings=settings)
-    prompts = _ssh_prompts(ssh, portal)
+    prompts = start_ssh_prompts(ssh, portal)
     for saved in _connections(options, settings):
         conn = manager.add(saved.uri)
         portal.tasks.spawn(conn.connect())  # the portal connects to every host it is given
@@ -160,7 +162,7 @@ def run(options: Options) -> int:
     if options.desktops:
         return _run_portal(app, loop, manager, options, settings, ssh)
     window = MainWindow(manager, settings)
-    prompts = _ssh_prompts(ssh, window)
+    prompts = start_ssh_prompts(ssh, window)
     for saved in _connections(options, settings):
         conn = manager.add(saved.uri)
         if saved.autoconnect:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
@@ -12,8 +12,9 @@ from vmgui.core.connection import Connection, GuestChanges
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.errors import VmguiError
 from vmgui.core.observable import Callbacks
-from vmgui.core.vdi import desktops
-from vmgui.core.vdi.desktops import Desktop
+
+if TYPE_CHECKING:
+    from vmgui.core.vdi.desktops import Desktop
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,13 @@ class ResetOnShutdown:
             self._active.pop((id(conn), uuid), None)
 
     async def _reset(self, conn: Connection, uuid: str) -> None:
+        def reset(c: libvirt.virConnect) -> Desktop | None:
+            from vmgui.core.vdi import desktops  # with cloning and guest creation: not at every start
+
+            return desktops.after_stop(c, uuid)
+
         try:
-            desktop = await conn.call(lambda c: desktops.after_stop(c, uuid))
+            desktop = await conn.call(reset)
         except (VmguiError, libvirt.libvirtError) as err:  # e.g. another vmgui reset it at the same moment
             log.warning("could not reset the desktop %s after it stopped: %s", uuid, err)
             return
