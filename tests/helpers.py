@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import libvirt
@@ -58,3 +62,13 @@ def remove_volumes(conn: libvirt.virConnect, pool: str, match: Callable[[str], b
     for vol in conn.storagePoolLookupByName(pool).listAllVolumes(0):
         if match(vol.name()):
             vol.delete(0)
+
+
+def start_imports(tmp_path: Path) -> set[str]:
+    """The modules `vmgui --connect test:///default --screenshot` imports, from a fresh process."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "vmgui", "--connect", "test:///default",
+                             "--screenshot", str(tmp_path / "main.png")], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}

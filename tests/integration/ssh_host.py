@@ -32,6 +32,19 @@ def _global_ipv4() -> str:
     return ""
 
 
+def wait_for_sshd(proc: subprocess.Popen[bytes], address: str, port: int, log: Path) -> None:
+    """Until the sshd just started answers on address:port (the test fails with its log if it never does)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection((address, port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"sshd did not start: {log.read_text()}")
+            time.sleep(0.1)
+
+
 def _free_port(address: str) -> int:
     with socket.socket() as s:
         s.bind((address, 0))
@@ -67,15 +80,7 @@ def ssh_system_uri(system_uri: str, tmp_path_factory: pytest.TempPathFactory) ->
                             stdout=subprocess.DEVNULL, stderr=open(d / "sshd.log", "wb"))  # noqa: SIM115
     uri = f"qemu+ssh://root@{address}:{port}/system?keyfile={d}/client_key&no_verify=1"
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((address, port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"sshd did not start: {(d / 'sshd.log').read_text()}")
-                time.sleep(0.1)
+        wait_for_sshd(proc, address, port, d / "sshd.log")
         libvirt.open(uri).close()  # libvirt itself gets through: the host is usable
         yield uri
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import unavailable
-from tests.integration.ssh_host import _free_port, _global_ipv4
+from tests.integration.ssh_host import _free_port, _global_ipv4, wait_for_sshd
 
 USER = "vmgui-it-pw"
 PASSWORD = "it-pw-Secret-42"
@@ -86,15 +85,7 @@ def password_host(password_user: str, tmp_path: Path) -> Iterator[PasswordHost]:
                             stdout=subprocess.DEVNULL, stderr=open(log, "wb"))  # noqa: SIM115
     had_old = KNOWN_HOSTS.with_suffix(".old").exists()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((address, port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"sshd did not start: {log.read_text()}")
-                time.sleep(0.1)
+        wait_for_sshd(proc, address, port, log)
         yield PasswordHost(address, port, fingerprint)
     finally:
         proc.terminate()

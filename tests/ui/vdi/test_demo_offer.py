@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +12,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from tests.helpers import run, wait_until
+from tests.helpers import run, start_imports, wait_until
 from vmgui.core.connection import Connection
 from vmgui.core.connection_manager import ConnectionManager
 from vmgui.core.errors import VmguiError
@@ -205,12 +202,7 @@ def test_remove_asks_first_then_removes_from_the_host_that_has_it(manager: Conne
 
 def test_the_banner_never_loads_the_demo_builder_while_hosts_load(tmp_path: Path) -> None:
     """Importing the builder (tiny guest, storage, pools: 150 ms) on the GUI thread stalled the first load."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "vmgui", "--connect", "test:///default",
-                             "--screenshot", str(tmp_path / "main.png")], env=env, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    imported = start_imports(tmp_path)
     assert "vmgui.ui.vdi.demo_offer" in imported and "vmgui.core.vdi.demo_names" in imported
     assert "vmgui.core.vdi.demo" not in imported and "vmgui.core.tiny_guest" not in imported
 
