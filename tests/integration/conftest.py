@@ -236,7 +236,8 @@ def disk_guest(request: pytest.FixtureRequest, system_uri: str, tiny_files: Tiny
     conn.close()  # idle connections meet libvirt's keepalive timeout
     yield uuid
     conn = libvirt.open(system_uri)
-    remove_guests(conn, lambda n: n.startswith(name) or n.startswith(f"{PREFIX}clone-"))
+    mine = f"-{os.getpid()}"  # another test run's clones are that run's to remove (it may still use them)
+    remove_guests(conn, lambda n: n.startswith(name) or (n.startswith(f"{PREFIX}clone-") and n.endswith(mine)))
     remove_volumes(conn, scratch_pool.name, lambda n: n.startswith(name))
     conn.close()
 

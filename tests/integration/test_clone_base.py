@@ -75,7 +75,8 @@ def test_a_running_guest_is_made_a_base_linked_clones_of_it_boot_and_later_ones_
         with pytest.raises(VmguiError, match=r"^vda cannot be made a base: it runs on an overlay of the base "
                                              rf"{os.path.basename(old)} already, which linked clones build on\.$"):
             make_base(conn, disk_guest, ["vda"])
-        second = clone_guest(conn, disk_guest, f"{clone_name}-2", {"vda": DiskMode.LINK})  # no bases passed
+        second = clone_guest(conn, disk_guest, f"{PREFIX}clone-base2-{os.getpid()}",  # the run's PID last
+                             {"vda": DiskMode.LINK})  # no bases passed
         info = image_info(disk_path(conn.lookupByUUIDString(second.uuid)))
         assert (info["format"], info["backing-filename"]) == ("qcow2", old)  # the same base
         assert disk_path(source) == top and disk_path(source, libvirt.VIR_DOMAIN_XML_INACTIVE) == top
