@@ -223,11 +223,7 @@ class PortalWindow(QMainWindow):
             show_error(self, "Open desktop", str(err) if isinstance(err, VmguiError) else err.get_error_message())
             return None
         self.status.setText(f"Opening {name}…")
-        for _ in range(200):  # the guest list hears of the start by an event, in a few ms
-            guest = conn.guests.get(uuid)
-            if guest is not None and guest.state.is_active:
-                break
-            await asyncio.sleep(0.05)
+        await _until_listed(conn, uuid, active=True)
         known = self.console_window.find_guest(conn, uuid) is not None
         view = self.console_window.open_guest(conn, uuid)
         if not known:
@@ -316,6 +312,9 @@ class PortalWindow(QMainWindow):
             return False
         self.status.setText(f"{guest.name} is as new.")
         if was_running:
+            # A console opened while the list still showed it running would hear of the stop late, as a
+            # shut-down desktop, and hand the screen back.
+            await _until_listed(conn, guest.uuid, active=False)
             await self.open_desktop(conn, guest.uuid)
         return True
 
@@ -346,3 +345,14 @@ def _force_restart(conn: libvirt.virConnect, uuid: str) -> None:
     if dom.isActive():
         dom.destroy()
     desktops.start(conn, uuid)  # a desktop of a "reset on shutdown" pool comes back fresh, as after any stop
+
+
+async def _until_listed(conn: Connection, uuid: str, *, active: bool, timeout: float = 10.0) -> None:
+    """Until the guest list shows the guest running (or not): it hears of a change by an event, in a
+    few milliseconds; a guest it no longer lists counts as not running."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        guest = conn.guests.get(uuid)
+        if (guest is not None and guest.state.is_active) == active:
+            return
+        await asyncio.sleep(0.05)
