@@ -26,8 +26,7 @@ from vmgui.core import storage
 from vmgui.core.base_record import record_bases, recorded_bases
 from vmgui.core.domain_xml import Disk, DomainXml, Graphics, Interface
 from vmgui.core.errors import VmguiError
-from vmgui.core.guest_creator import CreatedGuest, CreationCancelled
-from vmgui.core.guest_delete import undefine
+from vmgui.core.guest_creator import CreatedGuest, CreationCancelled, remove_half_made
 from vmgui.core.new_guest import free_name, name_problem
 
 log = logging.getLogger(__name__)
@@ -280,16 +279,7 @@ def clone_guest(conn: libvirt.virConnect, source_uuid: str, name: str, modes: Ma
     except BaseException:
         if source_changed:
             _restore(conn, source_xml)
-        if dom is not None:
-            try:
-                undefine(dom)
-            except libvirt.libvirtError as err:
-                log.error("could not remove the half-made clone %s: %s", name, err)
-        for path in reversed(made):
-            try:
-                storage.delete_volume(conn, path)
-            except libvirt.libvirtError as err:
-                log.error("could not remove %s: %s", path, err)
+        remove_half_made(conn, dom, reversed(made))
         raise
 
 
@@ -313,11 +303,7 @@ def protect_source(conn: libvirt.virConnect, source_uuid: str, targets: Iterable
             made[target] = storage.create_overlay(conn, volume, top_name(conn, source.name(), disks[target])).path
         source = conn.defineXML(repoint_disks(source_xml, made).to_xml())
     except BaseException:
-        for path in made.values():
-            try:
-                storage.delete_volume(conn, path)
-            except libvirt.libvirtError as err:
-                log.error("could not remove %s: %s", path, err)
+        storage.remove_made_volumes(conn, made.values())
         raise
     record_bases(source, bases)  # once started again, its linked clones still build on them
     return list(made.values())

@@ -63,11 +63,7 @@ def make_base(conn: libvirt.virConnect, uuid: str, targets: Collection[str]) -> 
             bases[target] = volume.path
         _snapshot(dom, overlays)
     except BaseException:
-        for path in overlays.values():
-            try:
-                storage.delete_volume(conn, path)
-            except libvirt.libvirtError as err:
-                log.error("could not remove the overlay %s: %s", path, err)
+        storage.remove_made_volumes(conn, overlays.values())
         raise
     _keep_in_definition(conn, dom, overlays)
     record_bases(dom, bases)  # a later Clone dialog links on them at once, with no overlay more

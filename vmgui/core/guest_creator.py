@@ -11,7 +11,7 @@ import logging
 import tempfile
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +110,7 @@ def create_guest(conn: libvirt.virConnect, plan: NewGuestPlan, xml: str, *, star
                 raise VmguiError(f"The guest could not start: {err.get_error_message()}") from err
         return CreatedGuest(dom.UUIDString(), plan.name, start or installer is not None)
     except BaseException as err:
-        _undo(conn, dom, made_volumes)
+        remove_half_made(conn, dom, made_volumes)
         if isinstance(err, libvirt.libvirtError):
             raise VmguiError(describe(err, f"create the guest {plan.name}")) from err
         raise
@@ -153,8 +153,8 @@ def _fetch_installer(conn: libvirt.virConnect, plan: NewGuestPlan, tree: TreeBoo
     return paths[0], paths[1]
 
 
-def _undo(conn: libvirt.virConnect, dom: libvirt.virDomain | None, volumes: list[str]) -> None:
-    """Remove what a failed or cancelled creation made; report, never raise, what cannot be removed."""
+def remove_half_made(conn: libvirt.virConnect, dom: libvirt.virDomain | None, volumes: Iterable[str]) -> None:
+    """Remove what a failed or cancelled creation (or clone) made; report, never raise, what cannot be removed."""
     if dom is not None:
         try:
             if dom.isActive():
@@ -162,9 +162,5 @@ def _undo(conn: libvirt.virConnect, dom: libvirt.virDomain | None, volumes: list
             undefine(dom)
         except libvirt.libvirtError as err:
             log.error("could not remove the half-made guest %s: %s", dom.name(), err)
-    for volume in volumes:
-        try:
-            storage.delete_volume(conn, volume)
-        except libvirt.libvirtError as err:
-            log.error("could not remove the new volume %s: %s", volume, err)
+    storage.remove_made_volumes(conn, volumes)
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import os
 import re
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import libvirt
 
 from vmgui.core.errors import VmguiError
+
+log = logging.getLogger(__name__)
 
 GIB = 1024 ** 3
 _VOLUME_NAME = re.compile(r"^[\w][\w.+-]*$")
@@ -131,6 +134,16 @@ def delete_volume(conn: libvirt.virConnect, path: str) -> bool:
         raise
     vol.delete(0)
     return True
+
+
+def remove_made_volumes(conn: libvirt.virConnect, paths: Iterable[str]) -> None:
+    """Undo after a failure: remove the volumes made so far (blocking). One that cannot be removed is logged,
+    not raised, so the failure that is being undone is the one the caller sees."""
+    for path in paths:
+        try:
+            delete_volume(conn, path)
+        except libvirt.libvirtError as err:
+            log.error("could not remove %s: %s", path, err)
 
 
 def find_volume(conn: libvirt.virConnect, path: str) -> VolumeInfo | None:
