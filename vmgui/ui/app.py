@@ -21,6 +21,7 @@ from vmgui.ui.gc_pauses import freeze_startup_objects
 from vmgui.ui.main_window import MainWindow
 from vmgui.ui.settings import SavedConnection, Settings
 from vmgui.ui.ssh_prompts import SshPromptServer
+from vmgui.ui.tasks import TaskGroup
 
 log = logging.getLogger("vmgui")
 SCREENSHOT_TIMEOUT = 60.0
@@ -36,11 +37,16 @@ def _settled(conn: Connection) -> bool:
     return conn.state is ConnectionState.DISCONNECTED and bool(conn.error)
 
 
-async def _screenshot(app: QApplication, window: MainWindow, manager: ConnectionManager, options: Options) -> None:
-    assert options.screenshot is not None
+async def _until_settled(manager: ConnectionManager) -> None:
+    """Until every connection has its list or gave up, for at most SCREENSHOT_TIMEOUT."""
     deadline = time.monotonic() + SCREENSHOT_TIMEOUT
     while not all(_settled(c) for c in manager.connections) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+
+
+async def _screenshot(app: QApplication, window: MainWindow, manager: ConnectionManager, options: Options) -> None:
+    assert options.screenshot is not None
+    await _until_settled(manager)
     for conn in manager.connections:
         if conn.state is not ConnectionState.CONNECTED:
             print(f"vmgui: {conn.uri}: {conn.status_text}", file=sys.stderr)
@@ -100,6 +106,16 @@ def start_ssh_prompts(ssh: SshRuntime | None, parent: QWidget) -> SshPromptServe
     return server
 
 
+def _run_until_quit(loop: asyncio.AbstractEventLoop, tasks: TaskGroup, manager: ConnectionManager,
+                    prompts: SshPromptServer | None, ssh: SshRuntime | None) -> int:
+    """Run the loop of a window now shown until the app quits, then end its tasks and close what it opened."""
+    freeze_startup_objects()
+    code = loop.run_forever()
+    tasks.cancel_all()
+    _close(loop, manager, prompts, ssh)
+    return int(code or 0)
+
+
 def _close(loop: asyncio.AbstractEventLoop, manager: ConnectionManager, prompts: SshPromptServer | None,
            ssh: SshRuntime | None) -> None:
     try:
@@ -124,19 +140,13 @@ def _run_portal(app: QApplication, loop: asyncio.AbstractEventLoop, manager: Con
     portal.show()
     if options.screenshot is not None:
         portal.tasks.spawn(_portal_screenshot(app, portal, manager, options))
-    freeze_startup_objects()
-    code = loop.run_forever()
-    portal.tasks.cancel_all()
-    _close(loop, manager, prompts, ssh)
-    return int(code or 0)
+    return _run_until_quit(loop, portal.tasks, manager, prompts, ssh)
 
 
 async def _portal_screenshot(app: QApplication, portal: QWidget, manager: ConnectionManager,
                              options: Options) -> None:
     assert options.screenshot is not None
-    deadline = time.monotonic() + SCREENSHOT_TIMEOUT
-    while not all(_settled(c) for c in manager.connections) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await _until_settled(manager)
     await asyncio.sleep(1.5)  # the pools read, the tiles laid out, the first thumbnails in
     ok = portal.grab().save(str(options.screenshot), "PNG")
     print(f"vmgui: saved {options.screenshot}" if ok else f"vmgui: could not write {options.screenshot}",
@@ -172,8 +182,4 @@ def run(options: Options) -> int:
         window.tasks.spawn(_console(app, window, manager, options))
     elif options.screenshot is not None:
         window.tasks.spawn(_screenshot(app, window, manager, options))
-    freeze_startup_objects()
-    code = loop.run_forever()
-    window.tasks.cancel_all()
-    _close(loop, manager, prompts, ssh)
-    return int(code or 0)
+    return _run_until_quit(loop, window.tasks, manager, prompts, ssh)
