@@ -54,12 +54,17 @@ def test_a_pool_lives_on_a_second_host_on_a_copy_of_its_golden_version(
         assert all(image_info(d.disk)["backing-filename"] == image.versions[1].path for d in moved)
         golden.retire(other, image.source_uuid, v1.number)  # nothing builds on v1 there any more
     finally:
-        if any(p.name == pool for p in read_pools(other)):
-            pools.remove_pool(other, pool, assigned_too=True)
-        _remove_replica(other, home.lookupByUUIDString(disk_guest).name())
-        remove_pool_and_versions(home, pool, disk_guest)
-        other.close()
-        home.close()
+        _remove_from_both(home, other, pool, disk_guest)
+
+
+def _remove_from_both(home: libvirt.virConnect, other: libvirt.virConnect, pool: str, disk_guest: str) -> None:
+    """The pool on both hosts, the image's copy on the other, the versions at home; both connections closed."""
+    if any(p.name == pool for p in read_pools(other)):
+        pools.remove_pool(other, pool, assigned_too=True)
+    _remove_replica(other, home.lookupByUUIDString(disk_guest).name())
+    remove_pool_and_versions(home, pool, disk_guest)
+    other.close()
+    home.close()
 
 
 def _remove_replica(conn: libvirt.virConnect, name: str) -> None:
@@ -106,9 +111,4 @@ def test_the_pools_window_adds_a_host_to_a_pool(system_uri: str, second_host_uri
                                and item[1].desktop.pool == pool) == 3, timeout=30, what="three desktops")
     finally:
         run(manager.close_all())
-        if any(p.name == pool for p in read_pools(other)):
-            pools.remove_pool(other, pool, assigned_too=True)
-        _remove_replica(other, home.lookupByUUIDString(disk_guest).name())
-        remove_pool_and_versions(home, pool, disk_guest)
-        other.close()
-        home.close()
+        _remove_from_both(home, other, pool, disk_guest)
