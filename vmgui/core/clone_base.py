@@ -59,7 +59,7 @@ def make_base(conn: libvirt.virConnect, uuid: str, targets: Collection[str]) -> 
             try:
                 overlays[target] = storage.create_overlay(conn, volume, top_name(conn, name, disks[target])).path
             except VmguiError as err:
-                raise VmguiError(f"{name}'s disks could not be made a base (it keeps running on them): {err}") from err
+                raise _not_made(name, str(err)) from err
             bases[target] = volume.path
         _snapshot(dom, overlays)
     except BaseException:
@@ -85,8 +85,11 @@ def _snapshot(dom: libvirt.virDomain, overlays: dict[str, str]) -> None:
     try:
         dom.snapshotCreateXML(f"<domainsnapshot><disks>{disks}</disks></domainsnapshot>", FLAGS)
     except libvirt.libvirtError as err:
-        raise VmguiError(f"{dom.name()}'s disks could not be made a base (it keeps running on them): "
-                         f"{err.get_error_message()}") from err
+        raise _not_made(dom.name(), err.get_error_message()) from err
+
+
+def _not_made(name: str, why: str) -> VmguiError:
+    return VmguiError(f"{name}'s disks could not be made a base (it keeps running on them): {why}")
 
 
 def _keep_in_definition(conn: libvirt.virConnect, dom: libvirt.virDomain, overlays: dict[str, str]) -> None:
